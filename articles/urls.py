@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "articles"
+
+urlpatterns = [
+    path("", views.article_list, name="list"),
+    path("category/<slug:slug>/", views.article_list, name="category"),
+    path("<slug:slug>/", views.article_detail, name="detail"),
+]

@@ -1,0 +1,5 @@
+from django.shortcuts import render
+
+
+def signup(request):
+    return render(request, "newsletter/signup.html")

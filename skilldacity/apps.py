@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SkilldacityConfig(AppConfig):
+    name = "skilldacity"
+    verbose_name = "Skilldacity"

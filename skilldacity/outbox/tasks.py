@@ -1,0 +1,13 @@
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(ignore_result=True)
+def send_email(email_id):
+    return services.email_send(email_id=email_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_outbox():
+    return len(services.outbox_sweep())

@@ -1,0 +1,90 @@
+import time
+
+import pytest
+from django import forms
+from django.test import RequestFactory
+
+from skilldacity.attribution import SESSION_KEY, AttributionMiddleware, get_attribution
+from skilldacity.spam import SpamProtectedForm, form_started_token
+
+
+class ContactForm(SpamProtectedForm):
+    name = forms.CharField(max_length=50)
+
+
+def test_human_post_is_not_spam(settings):
+    settings.FORM_MIN_FILL_SECONDS = 2
+    form = ContactForm(
+        data={"name": "Ada", "form_started": form_started_token(now=time.time() - 10)}
+    )
+    assert form.is_valid()
+    assert not form.is_spam()
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ({"website": "http://spam.example"}, "honeypot"),
+        ({"form_started": "tampered"}, "bad-timestamp"),
+        ({}, "bad-timestamp"),
+    ],
+)
+def test_bot_posts_are_spam(extra, reason):
+    form = ContactForm(data={"name": "Bot", **extra})
+    form.is_valid()
+    assert form.is_spam()
+    assert form.spam_reason == reason
+
+
+def test_instant_post_is_spam(settings):
+    settings.FORM_MIN_FILL_SECONDS = 2
+    form = ContactForm(data={"name": "Bot", "form_started": form_started_token()})
+    form.is_valid()
+    assert form.spam_reason == "too-fast"
+
+
+@pytest.fixture
+def session_request():
+    from django.contrib.sessions.backends.signed_cookies import SessionStore
+
+    def make(path, **headers):
+        request = RequestFactory().get(path, **headers)
+        request.session = SessionStore()
+        return request
+
+    return make
+
+
+def _run(request):
+    AttributionMiddleware(lambda r: None)(request)
+    return get_attribution(request)
+
+
+def test_first_landing_utm_and_referrer_are_remembered(session_request):
+    request = session_request(
+        "/news/x/?utm_source=linkedin&utm_campaign=spring&ref=abc123",
+        HTTP_REFERER="https://www.linkedin.com/feed/",
+    )
+    kept = _run(request)
+    assert kept["utm_source"] == "linkedin"
+    assert kept["utm_campaign"] == "spring"
+    assert kept["ref"] == "ABC123"
+    assert kept["referrer"] == "https://www.linkedin.com/feed/"
+    assert kept["landing_path"].startswith("/news/x/")
+
+
+def test_later_visits_do_not_overwrite_first_touch_or_first_referrer(session_request):
+    request = session_request("/?utm_source=newsletter&ref=FIRST")
+    _run(request)
+    second = session_request("/?utm_source=google&ref=SECOND")
+    second.session = request.session
+    kept = _run(second)
+    assert kept["utm_source"] == "newsletter"
+    assert kept["ref"] == "FIRST"
+
+
+def test_plain_visit_does_not_touch_the_session(session_request):
+    request = session_request("/news/")
+    _run(request)
+    assert SESSION_KEY not in request.session
+    assert not request.session.modified
