@@ -44,6 +44,8 @@ class SignupForm(SpamProtectedForm):
     def __init__(self, *args, source=Subscriber.Source.PAGE, **kwargs):
         # Ids carry the source, so the footer form and the article form on one page never share
         # an id; names stay plain so one view reads either.
+        if source not in EMBED_SOURCES:
+            source = Subscriber.Source.PAGE
         kwargs.setdefault("auto_id", f"nl-{source}-%s")
         super().__init__(*args, **kwargs)
         self.fields["source"].initial = source

@@ -201,8 +201,10 @@ def subscriber_unsubscribe(*, subscriber_id, now=None):
         subscriber.status = Subscriber.Status.UNSUBSCRIBED
         subscriber.unsubscribed_at = now
         subscriber.save(update_fields=["status", "unsubscribed_at"])
-        sending = Issue.objects.filter(status=Issue.Status.SENDING).values_list("pk", flat=True)
-        keys = [f"newsletter:{issue_id}:{subscriber.pk}" for issue_id in sending]
+        # A big send stays in the outbox for a while after it is fully queued, so look back a
+        # week, not only at issues still being queued.
+        recent = Issue.objects.filter(send_started_at__gte=now - timedelta(days=7))
+        keys = [issue.email_key(subscriber.pk) for issue in recent.only("pk")]
         if keys:
             email_cancel(keys=keys)
     return True
