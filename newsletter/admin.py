@@ -1,7 +1,9 @@
 import csv
+from functools import partial
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -177,11 +179,19 @@ class IssueAdmin(admin.ModelAdmin):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # One query for the progress of every issue on the page, not one per row.
+        progress = services.issues_progress(changelist.result_list)
+        for issue in changelist.result_list:
+            issue.progress = progress.get(issue.pk)
+        return changelist
+
     @admin.display(description="progress (sent / total)")
     def progress_display(self, obj):
         if obj is None or obj.pk is None or obj.status == Issue.Status.DRAFT:
             return "not sent"
-        progress = services.issue_progress(obj)
+        progress = getattr(obj, "progress", None) or services.issue_progress(obj)
         percent = progress["sent"] * 100 // progress["total"] if progress["total"] else 100
         extra = ""
         if progress["failed"] or progress["cancelled"]:
@@ -224,8 +234,9 @@ class IssueAdmin(admin.ModelAdmin):
         """GET: confirm (shows how many will receive it) or show progress; POST: start or resume."""
         issue = self._issue_for_change(request, pk)
         if request.method == "POST":
-            issue = services.issue_start_send(issue_id=issue.pk)
-            enqueue_issue.delay(issue.pk)
+            with transaction.atomic():
+                issue = services.issue_start_send(issue_id=issue.pk)
+                transaction.on_commit(partial(enqueue_issue.delay, issue.pk))
             self.message_user(request, "Sending started. This page shows the progress.")
             return redirect("admin:newsletter_issue_send", pk=pk)
         confirmed = Subscriber.objects.filter(status=Subscriber.Status.CONFIRMED).count()

@@ -4,7 +4,9 @@ import pytest
 from django.template import Context, Template
 from django.test import RequestFactory
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from newsletter.forms import CONSENT_TEXT, SignupForm, is_disposable
 from newsletter.models import Subscriber
