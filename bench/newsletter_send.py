@@ -207,7 +207,6 @@ def main():
     env = {
         "DJANGO_SETTINGS_MODULE": "skilldacity.settings",
         "DATABASE_URL": db_url,
-        "DB_CONN_MAX_AGE": "0",
         "REDIS_URL": redis_url,
         "CELERY_BROKER_URL": redis_url,
         "CELERY_QUEUE": "skd-newsletter-bench",

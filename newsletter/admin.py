@@ -92,10 +92,28 @@ class SubscriberAdmin(admin.ModelAdmin):
         return False
 
 
+class CodeStateFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active"), ("redeemed", "Redeemed"), ("expired", "Expired, unused")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "active":
+            return queryset.filter(redeemed_at__isnull=True, expires_at__gt=now)
+        if self.value() == "redeemed":
+            return queryset.filter(redeemed_at__isnull=False)
+        if self.value() == "expired":
+            return queryset.filter(redeemed_at__isnull=True, expires_at__lte=now)
+        return queryset
+
+
 @admin.register(DiscountCode)
 class DiscountCodeAdmin(admin.ModelAdmin):
     list_display = ["code", "subscriber", "state_display", "expires_at", "redeemed_at"]
-    list_filter = ["redeemed_at", "expires_at"]
+    list_filter = [CodeStateFilter, "expires_at"]
     list_select_related = ["subscriber"]
     search_fields = ["code", "subscriber__email", "order_reference"]
     actions = ["mark_redeemed"]
@@ -167,6 +185,16 @@ class IssueAdmin(admin.ModelAdmin):
     raw_id_fields = ["featured_articles"]
     change_form_template = "newsletter/admin/issue_change_form.html"
     list_per_page = 25
+    fields = [
+        "subject",
+        "body",
+        "featured_articles",
+        "status",
+        "progress_display",
+        "send_started_at",
+        "enqueued_at",
+        "created_by",
+    ]
 
     def get_readonly_fields(self, request, obj=None):
         fixed = ["status", "progress_display", "send_started_at", "enqueued_at", "created_by"]

@@ -67,7 +67,7 @@ def unsubscribe_url(*, subscriber_id, nonce):
 # --- Subscribing ---------------------------------------------------------------------------
 
 
-def _new_nonce():
+def new_nonce():
     return secrets.token_hex(8)
 
 
@@ -122,7 +122,7 @@ def subscriber_signup(*, email, first_name, source, consent_text, ip, attributio
                         email=email,
                         first_name=first_name,
                         attribution=attribution or {},
-                        token_nonce=_new_nonce(),
+                        token_nonce=new_nonce(),
                         created_at=now,
                         **consent,
                     )
@@ -141,7 +141,7 @@ def subscriber_signup(*, email, first_name, source, consent_text, ip, attributio
         )
         if subscriber.status == Subscriber.Status.UNSUBSCRIBED:
             subscriber.status = Subscriber.Status.PENDING
-            subscriber.token_nonce = _new_nonce()
+            subscriber.token_nonce = new_nonce()
             subscriber.unsubscribed_at = None
             subscriber.confirmed_at = None
             recently_sent = False

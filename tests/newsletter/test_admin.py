@@ -115,3 +115,15 @@ def test_the_admin_is_staff_only(client):
     assert "/admin/login/" in response["Location"]
     assert Issue.objects.get().status == Issue.Status.DRAFT
     assert not DiscountCode.objects.exists()
+
+
+def test_codes_filter_by_status(staff_client):
+    from django.utils import timezone
+
+    active, used, lapsed = (services.code_issue(subscriber=SubscriberFactory()) for _ in range(3))
+    services.code_redeem(code=used.code)
+    DiscountCode.objects.filter(pk=lapsed.pk).update(expires_at=timezone.now())
+    for state, expected in [("active", active), ("redeemed", used), ("expired", lapsed)]:
+        content = staff_client.get("/admin/newsletter/discountcode/", {"state": state}).content
+        shown = {c.code for c in (active, used, lapsed) if c.code in content.decode()}
+        assert shown == {expected.code}, state
