@@ -4,6 +4,7 @@ from functools import lru_cache
 
 import markdown
 import nh3
+from django.conf import settings
 
 from articles.models import Article
 
@@ -15,9 +16,21 @@ ALLOWED_TAGS = {
 }  # fmt: skip
 
 
+def _absolute_links(tag, attribute, value):
+    # An e-mail has no base URL: a site-relative link like /news/ must carry the site.
+    if tag == "a" and attribute == "href" and value.startswith("/") and not value.startswith("//"):
+        return settings.SITE_URL + value
+    return value
+
+
 def render_markdown(text):
     html = markdown.markdown(text, extensions=["extra", "sane_lists"], output_format="html")
-    return nh3.clean(html, tags=ALLOWED_TAGS, attributes={"a": {"href", "title"}})
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes={"a": {"href", "title"}},
+        attribute_filter=_absolute_links,
+    )
 
 
 @lru_cache(maxsize=16)

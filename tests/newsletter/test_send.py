@@ -137,9 +137,13 @@ def test_stalled_sends_are_resumed(audience, django_capture_on_commit_callbacks,
     assert len(mailoutbox) == 5
 
 
-def test_issue_body_is_sanitised_markdown():
-    issue = IssueFactory(body="Hi <script>alert(1)</script> [x](javascript:alert(1)) **b**")
+def test_issue_body_is_sanitised_markdown_with_absolute_links(settings):
+    settings.SITE_URL = "https://skilldacity.example"
+    issue = IssueFactory(
+        body="Hi <script>alert(1)</script> [x](javascript:alert(1)) **b** [news](/news/)"
+    )
     html = issue_content(issue.pk, issue.updated_at.isoformat())["html"]
+    assert 'href="https://skilldacity.example/news/"' in html
     assert "<script" not in html
     assert "javascript:" not in html
     assert "<strong>b</strong>" in html
