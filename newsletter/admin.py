@@ -73,6 +73,7 @@ class SubscriberAdmin(admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False
     readonly_fields = [
+        "email",
         "status",
         "source",
         "consent_text",
@@ -206,6 +207,12 @@ class IssueAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request, obj=None):
+        # A sent issue is a record of what people received; only drafts may go.
+        if obj is not None and obj.status != Issue.Status.DRAFT:
+            return False
+        return super().has_delete_permission(request, obj)
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)

@@ -83,6 +83,7 @@ def _queue_confirmation(subscriber, now):
             to=subscriber.email,
             template="newsletter_welcome",
             context=_welcome_context(subscriber, code, already_subscribed=True),
+            headers=_welcome_headers(subscriber),
         )
         return
     email_enqueue(
@@ -177,6 +178,7 @@ def subscriber_confirm(*, subscriber_id, now=None):
             to=subscriber.email,
             template="newsletter_welcome",
             context=_welcome_context(subscriber, code, already_subscribed=False),
+            headers=_welcome_headers(subscriber),
         )
         person_known.send(
             sender=Subscriber,
@@ -210,6 +212,12 @@ def subscriber_unsubscribe(*, subscriber_id, now=None):
         if keys:
             email_cancel(keys=keys)
     return True
+
+
+def _welcome_headers(subscriber):
+    return one_click_headers(
+        unsubscribe_url(subscriber_id=subscriber.pk, nonce=subscriber.token_nonce)
+    )
 
 
 def _welcome_context(subscriber, code, *, already_subscribed):
@@ -423,8 +431,8 @@ def issue_enqueue_batch(*, issue_id, batch_size=None, now=None):
     batch_size = batch_size or _setting("NEWSLETTER_SEND_BATCH_SIZE", 500)
     now = now or timezone.now()
     with transaction.atomic():
-        issue = Issue.objects.select_for_update().get(pk=issue_id)
-        if issue.status != Issue.Status.SENDING:
+        issue = Issue.objects.select_for_update().filter(pk=issue_id).first()
+        if issue is None or issue.status != Issue.Status.SENDING:
             return 0
         recipients = list(
             Subscriber.objects.filter(

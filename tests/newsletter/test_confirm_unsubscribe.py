@@ -1,11 +1,15 @@
 """Double opt-in and one-click unsubscribe: links that act only on POST, and never on a replay."""
 
 import time
+from urllib.parse import quote
 
 import pytest
 from django.core import signing
 from django.test import Client
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from newsletter import services, tokens
 from newsletter.models import DiscountCode, Subscriber
@@ -63,6 +67,7 @@ def test_confirming_issues_the_code_emails_it_and_tells_referrals(
     welcome = mailoutbox[-1]
     assert code.code in welcome.body
     assert "/newsletter/unsubscribe/" in welcome.body
+    assert welcome.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert received_signals == [
         {
             "signal": person_known,
@@ -198,3 +203,13 @@ def test_token_reader_never_raises_anything_but_token_error():
     for token in ["", "x", "e30:1:abc", signing.dumps({"a": 1}, salt=tokens.CONFIRM)]:
         with pytest.raises(tokens.TokenError):
             tokens.read_token(token, purpose=tokens.CONFIRM)
+
+
+@hsettings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(token=st.text(min_size=1, max_size=300), page=st.sampled_from(["confirm", "unsubscribe"]))
+def test_no_token_makes_a_500(client, token, page):
+    path = f"/newsletter/{page}/{quote(token, safe='')}/"
+    for response in (client.get(path), client.post(path, {"List-Unsubscribe": "One-Click"})):
+        assert response.status_code in (400, 404, 410)

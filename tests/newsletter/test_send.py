@@ -147,3 +147,14 @@ def test_issue_body_is_sanitised_markdown_with_absolute_links(settings):
     assert "<script" not in html
     assert "javascript:" not in html
     assert "<strong>b</strong>" in html
+
+
+def test_the_send_command_queues_everything_and_reports(audience, capsys):
+    from django.core.management import call_command
+
+    issue = IssueFactory()
+    call_command("newsletter_send", str(issue.pk))
+    out, err = capsys.readouterr()
+    assert "queued 5 / 5" in err
+    assert f"Issue {issue.pk}: 5 e-mails queued" in out
+    assert Issue.objects.get().status == Issue.Status.SENT

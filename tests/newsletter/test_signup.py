@@ -125,7 +125,7 @@ def test_a_confirmed_subscriber_signing_up_again_gets_a_reminder_with_their_code
     assert code in reminder.body
 
 
-def test_sign_up_is_rate_limited_per_address(sign_up, settings):
+def test_sign_up_is_rate_limited_per_network(sign_up, settings):
     settings.NEWSLETTER_SIGNUP_RATE = "3/m"
     for number in range(3):
         assert sign_up(email=f"p{number}@example.com").status_code == 302
