@@ -35,7 +35,6 @@ logger = logging.getLogger(__name__)
 # No 0/O, 1/I/L or U/V look-alikes: a code read aloud or typed from a phone gets through.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
 CODE_PREFIX = "SKILL"
-CODE_PATTERN = re.compile(rf"^{CODE_PREFIX}-[{CODE_ALPHABET}]{{4}}-[{CODE_ALPHABET}]{{4}}$")
 CODE_ATTEMPTS = 8
 API_KEY_PREFIX = "skd_"
 
@@ -275,7 +274,7 @@ def code_issue(*, subscriber, now=None):
 
 @dataclass(frozen=True)
 class CodeAnswer:
-    """What a checkout is told about a code. `outcome` is one of the OUTCOME_* values."""
+    """What a checkout is told about a code. `outcome` is one of the constants below."""
 
     outcome: str
     code: DiscountCode | None = None
