@@ -6,6 +6,7 @@ from django.db import transaction
 
 from articles.demo import seed_articles, seed_bulk_articles
 from leads.demo import seed_catalogue
+from newsletter.demo import seed_newsletter
 from referrals.demo import seed_rewards
 
 
@@ -29,6 +30,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             made = {
                 "articles": seed_articles(),
+                "newsletter": seed_newsletter(),
                 "courses": seed_catalogue(),
                 "rewards": seed_rewards(),
             }
