@@ -49,25 +49,30 @@ class EmailAdmin(admin.ModelAdmin):
     @admin.action(description="Retry now (pending or failed)", permissions=["change"])
     def retry_now(self, request, queryset):
         selected = list(queryset.values_list("pk", flat=True))
-        retried = email_retry(ids=selected)
-        self.message_user(request, f"{retried} e-mail(s) handed out to send now.")
-        if retried < len(selected):
-            self.message_user(
-                request,
-                f"{len(selected) - retried} left alone: already sent, cancelled or being sent.",
-                messages.WARNING,
-            )
+        self._report(
+            request,
+            len(selected),
+            email_retry(ids=selected),
+            done="handed out to send now",
+            skipped="already sent, cancelled or being sent",
+        )
 
     @admin.action(description="Cancel (not yet sent)", permissions=["change"])
     def cancel(self, request, queryset):
         selected = list(queryset.values_list("key", flat=True))
-        cancelled = email_cancel(keys=selected)
-        self.message_user(request, f"{cancelled} e-mail(s) cancelled.")
-        if cancelled < len(selected):
+        self._report(
+            request,
+            len(selected),
+            email_cancel(keys=selected),
+            done="cancelled",
+            skipped="only pending e-mails can be cancelled",
+        )
+
+    def _report(self, request, selected, changed, *, done, skipped):
+        self.message_user(request, f"{changed} e-mail(s) {done}.")
+        if changed < selected:
             self.message_user(
-                request,
-                f"{len(selected) - cancelled} left alone: only pending e-mails can be cancelled.",
-                messages.WARNING,
+                request, f"{selected - changed} left alone: {skipped}.", messages.WARNING
             )
 
     def get_urls(self):

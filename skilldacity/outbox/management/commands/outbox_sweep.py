@@ -27,6 +27,4 @@ class Command(BaseCommand):
             if once or len(handed_out) < batch:
                 break
         pending = Email.objects.filter(status=Email.Status.PENDING).count()
-        self.stdout.write(
-            self.style.SUCCESS(f"Done: {total} handed out, {pending} still pending.")
-        )
+        self.stdout.write(self.style.SUCCESS(f"Done: {total} handed out, {pending} still pending."))
