@@ -320,7 +320,7 @@ def throwaway_redis():
 
 
 @pytest.fixture
-def publish_to(live_broker, settings):
+def publish_to(live_broker, settings, monkeypatch):
     """Point this process's Celery publishing at another broker: `publish_to(url)`."""
     app = live_broker
     previous = app.conf.broker_url
@@ -330,10 +330,13 @@ def publish_to(live_broker, settings):
         app.amqp._producer_pool = None
 
     def point(url):
+        # Celery reads the environment variable before its own configuration.
+        monkeypatch.setenv("CELERY_BROKER_URL", url)
         settings.CELERY_BROKER_URL = url
         app.conf.broker_url = url
         reset_pools()
 
     yield point
+    monkeypatch.undo()
     app.conf.broker_url = previous
     reset_pools()
