@@ -69,20 +69,26 @@ def email_enqueue(*, key, to, template, context=None, send_after=None, headers=N
     now = timezone.now()
     send_after = send_after or now
     due_now = send_after <= now
-    defaults = {
-        "to": to,
-        "template": template,
-        "context": context or {},
-        "headers": headers or {},
-        "send_after": send_after,
-        "queued_at": now if due_now else None,
-    }
+    email = Email(
+        key=key,
+        to=to,
+        template=template,
+        context=context or {},
+        headers=headers or {},
+        send_after=send_after,
+        queued_at=now if due_now else None,
+    )
+    # Insert first and look only on a conflict: asking twice is rare, and this is three round
+    # trips on every form post instead of get_or_create's six.
     try:
         with transaction.atomic():
-            email, created = Email.objects.get_or_create(key=key, defaults=defaults)
+            email.save(force_insert=True)
     except IntegrityError:
-        email, created = Email.objects.get(key=key), False
-    if created and due_now:
+        existing = Email.objects.filter(key=key).first()
+        if existing is None:
+            raise
+        return existing
+    if due_now:
         transaction.on_commit(lambda: publish_sends([email.pk]))
     return email
 
