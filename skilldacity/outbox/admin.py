@@ -5,6 +5,8 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.text import Truncator
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
@@ -27,7 +29,7 @@ PREVIEW_CSP = {
 
 @admin.register(Email)
 class EmailAdmin(admin.ModelAdmin):
-    list_display = ("to", "template", "status", "attempts", "send_after", "sent_at", "error")
+    list_display = ("to", "key", "status", "attempts", "when", "error")
     list_filter = ("status", "template")
     search_fields = ("to", "key")
     date_hierarchy = "created_at"
@@ -41,6 +43,17 @@ class EmailAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         # The rows are the record of what was sent, and their keys stop a second send.
         return False
+
+    @admin.display(description="when", ordering="send_after")
+    def when(self, email):
+        label, moment = {
+            Email.Status.PENDING: ("due", email.send_after),
+            Email.Status.SENT: ("sent", email.sent_at),
+            Email.Status.FAILED: ("gave up", email.last_attempt_at),
+        }.get(email.status, ("", None))
+        if moment is None:
+            return "-"
+        return f"{label} {date_format(timezone.localtime(moment), 'SHORT_DATETIME_FORMAT')}"
 
     @admin.display(description="last error")
     def error(self, email):
