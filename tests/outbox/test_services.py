@@ -267,3 +267,12 @@ def test_sweep_command_sends_due_rows_inline_and_reports(mailoutbox):
     assert "Handed out 1 e-mail(s)" in out.getvalue()
     assert "1 still pending" in out.getvalue()
     assert [m.to for m in mailoutbox] == [["a@example.com"]]
+
+
+def test_check_warns_when_backoff_outlasts_the_visibility_timeout(settings):
+    from skilldacity.outbox.checks import backoff_within_visibility_timeout
+
+    assert backoff_within_visibility_timeout(None) == []
+    settings.OUTBOX_BACKOFF_MAX_SECONDS = 7200
+    [warning] = backoff_within_visibility_timeout(None)
+    assert warning.id == "outbox.W001"
