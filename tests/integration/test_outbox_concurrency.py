@@ -104,3 +104,24 @@ def test_the_same_key_asked_for_by_two_transactions_at_once_is_one_email(transac
         thread.join(30)
     assert Email.objects.filter(key="lead-ack:twice").count() == 1
     assert len(rows) == 2 and rows[0].pk == rows[1].pk
+
+
+def test_cancel_during_a_send_waits_for_it_and_answers_exactly(
+    smtp_server, smtp_data_started, transactional_db
+):
+    """email_cancel never reports a cancel for an e-mail that is on its way: it waits for the
+    sender's row lock, then finds the row sent and cancels nothing."""
+    from skilldacity.outbox.services import email_cancel, email_send
+
+    smtp_server.inbox.delay = 2.0
+    email = Email.objects.create(key="follow-up:9", to="f@example.com", template="test_message")
+    sending = threading.Thread(target=lambda: (email_send(email_id=email.pk), connection.close()))
+    sending.start()
+    try:
+        assert smtp_data_started.wait(10), "the sender holds the row lock and is in DATA"
+        assert email_cancel(keys=["follow-up:9"]) == 0
+    finally:
+        sending.join(30)
+    email.refresh_from_db()
+    assert email.status == Email.Status.SENT
+    assert len(smtp_server.inbox.messages) == 1
