@@ -188,11 +188,24 @@ if EMAIL_HOST:
     EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
     EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+    # A send holds its outbox row lock for at most this long; keep it well under the task limits.
     EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "20"))
 else:
     EMAIL_BACKEND = os.environ.get(
         "EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
     )
+
+# The outbox (skilldacity/outbox): retries, sweep and broker-outage behaviour.
+OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "8"))
+# Retry n waits between half and all of min(BASE * 2**(n-1), MAX) seconds.
+OUTBOX_BACKOFF_BASE_SECONDS = float(os.environ.get("OUTBOX_BACKOFF_BASE_SECONDS", "30"))
+OUTBOX_BACKOFF_MAX_SECONDS = float(os.environ.get("OUTBOX_BACKOFF_MAX_SECONDS", "1800"))
+# How often beat runs the sweep, and how long the sweep leaves a row to the task already
+# handed to the broker before it hands out another.
+OUTBOX_SWEEP_INTERVAL_SECONDS = float(os.environ.get("OUTBOX_SWEEP_INTERVAL_SECONDS", "60"))
+OUTBOX_SWEEP_GRACE_SECONDS = float(os.environ.get("OUTBOX_SWEEP_GRACE_SECONDS", "120"))
+# After a failed publish, a process leaves new e-mails to the sweep for this long.
+OUTBOX_PUBLISH_PAUSE_SECONDS = float(os.environ.get("OUTBOX_PUBLISH_PAUSE_SECONDS", "10"))
 
 # --- Celery --------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
@@ -212,24 +225,29 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "skilldacity")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    # Longer than any countdown we use, so a long-delayed task is not redelivered early.
+    # Longer than any countdown we use (OUTBOX_BACKOFF_MAX_SECONDS), so a delayed task is not
+    # redelivered early; the outbox row lock makes an early redelivery harmless anyway.
     "visibility_timeout": 3600,
+    # A request that publishes a task gives up after about 2 s whether Redis refuses the
+    # connection, drops the SYN (connect timeout) or accepts and never answers (read timeout);
+    # the outbox sweep sends what could not be published. Measured in
+    # tests/integration/test_outbox_redis_outage.py.
     "socket_connect_timeout": 1,
     "socket_timeout": 2,
-    "max_retries": 1,
-}
-# Publishing from a web request must fail fast when Redis is down: the outbox sweep heals.
-CELERY_TASK_PUBLISH_RETRY = True
-CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
     "interval_start": 0,
     "interval_step": 0.2,
     "interval_max": 0.2,
 }
+# No publish retries on top of redis-py's own reconnect: each retry would add another socket
+# timeout to the request, and a task that could not be published is not lost (the sweep has it).
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {
         "task": "skilldacity.outbox.tasks.sweep_outbox",
-        "schedule": 60.0,
+        "schedule": OUTBOX_SWEEP_INTERVAL_SECONDS,
+        # Sweeps that piled up while the broker was down are dropped, not run back to back.
+        "options": {"expires": OUTBOX_SWEEP_INTERVAL_SECONDS},
     },
     "leads-overdue-reminders": {
         "task": "leads.tasks.remind_overdue_leads",

@@ -1,6 +1,14 @@
+from django.core.mail.message import make_msgid
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
+
+MESSAGE_ID_DOMAIN = "skilldacity.example"
+
+
+def new_message_id():
+    return make_msgid(domain=MESSAGE_ID_DOMAIN)
 
 
 class EmailQuerySet(models.QuerySet):
@@ -13,7 +21,6 @@ class Email(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
@@ -34,17 +41,43 @@ class Email(models.Model):
     )
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
-    send_after = models.DateTimeField(default=timezone.now, db_index=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    send_after = models.DateTimeField(
+        default=timezone.now,
+        db_index=True,
+        help_text="Not sent before this time. Retries after a temporary failure move it on.",
+    )
+    queued_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a send task was last handed to the broker. Empty: the sweep sends it as "
+        "soon as it is due; otherwise the sweep waits a grace period for that task first.",
+    )
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
-    message_id = models.CharField(max_length=255, blank=True)
+    message_id = models.CharField(
+        max_length=255,
+        default=new_message_id,
+        help_text="The Message-ID header, the same on every attempt, so that a receiving server "
+        "can recognise a message it already has.",
+    )
+    provider_message_id = models.CharField(
+        max_length=255, blank=True, help_text="The id an e-mail provider returned, if any."
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     objects = EmailQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "send_after"], name="outbox_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "send_after"], name="outbox_due_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False),
+                name="outbox_sent_has_sent_at",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.template} to {self.to} ({self.status})"

@@ -1,9 +1,11 @@
+"""Thin Celery wrappers around the outbox services."""
+
 from celery import shared_task
 
 from . import services
 
 
-@shared_task(ignore_result=True)
+@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
 def send_email(email_id):
     return services.email_send(email_id=email_id)
 

@@ -4,15 +4,20 @@ Under --integration an unreachable service is an error, never a skip. Tests that
 use the `transactional_db` fixture, because the worker can only see committed rows.
 """
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
+
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,16 +55,20 @@ def database_url_for_tests():
 class WorkerProcess:
     """A real `celery worker` subprocess on the test database, the test broker queue and SMTP."""
 
-    def __init__(self, smtp_server, concurrency=1, pool="solo", extra_env=None, name="w1"):
+    def __init__(
+        self, smtp_server, concurrency=1, pool="solo", extra_env=None, name="w1", beat=False
+    ):
         self.smtp_server = smtp_server
         self.concurrency = concurrency
         self.pool = pool
         self.extra_env = extra_env or {}
         self.name = name
+        self.beat = beat
         self.process = None
-        self.log_path = (
-            Path(os.environ.get("TMPDIR", "/tmp")) / f"skd-worker-{os.getpid()}-{name}.log"
-        )
+        tmp = Path(os.environ.get("TMPDIR", "/tmp"))
+        self.log_path = tmp / f"skd-worker-{os.getpid()}-{name}.log"
+        self.schedule_path = tmp / f"skd-beat-{os.getpid()}-{name}"
+        self.log_path.unlink(missing_ok=True)
 
     def env(self):
         env = dict(os.environ)
@@ -99,11 +108,14 @@ class WorkerProcess:
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
+                *(["--beat", f"--schedule={self.schedule_path}"] if self.beat else []),
             ],
             cwd=ROOT,
             env=self.env(),
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its own process group, so that kill() takes the pool children and beat with it.
+            start_new_session=True,
         )
         self._wait_ready()
         return self
@@ -122,9 +134,9 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def kill(self):
-        """SIGKILL, as a crashed machine or the OOM killer would."""
+        """SIGKILL, as a crashed machine or the OOM killer would, children and beat included."""
         if self.process and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
 
     def stop(self):
@@ -134,6 +146,11 @@ class WorkerProcess:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self.process:
+            # Pool children and an embedded beat outlive a main process that died on its own.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.schedule_path.unlink(missing_ok=True)
 
 
 @pytest.fixture
@@ -149,6 +166,20 @@ def celery_worker_factory(smtp_server, transactional_db):
     yield start
     for worker in workers:
         worker.stop()
+    _purge_test_queue(workers)
+
+
+def _purge_test_queue(workers):
+    """Tasks left behind (countdown retries, a killed worker's unacked task) would otherwise be
+    picked up by the next test's worker; their rows are gone, so they would only add noise."""
+    from skilldacity.celery import app
+
+    for url in {w.env()["CELERY_BROKER_URL"] for w in workers}:
+        try:
+            with app.connection_for_write(url) as conn:
+                conn.default_channel.queue_purge(django_settings.CELERY_TASK_DEFAULT_QUEUE)
+        except Exception:  # noqa: BLE001, S110 - the broker of an outage test may be gone
+            pass
 
 
 @pytest.fixture
@@ -166,3 +197,146 @@ def live_broker(settings):
     app.conf.task_always_eager = False
     yield app
     app.conf.task_always_eager = previous
+
+
+# --- Outbox fault drills ---------------------------------------------------------------------
+
+# Seconds, not minutes: retries, sweeps and grace periods shrunk so the drills run fast.
+FAST_OUTBOX_ENV = {
+    "OUTBOX_BACKOFF_BASE_SECONDS": "0.3",
+    "OUTBOX_BACKOFF_MAX_SECONDS": "1.5",
+    "OUTBOX_SWEEP_INTERVAL_SECONDS": "1",
+    "OUTBOX_SWEEP_GRACE_SECONDS": "2",
+    "OUTBOX_MAX_ATTEMPTS": "30",
+}
+
+
+@pytest.fixture
+def fast_outbox(settings):
+    """The same short timings in this process (for sweeps the test runs itself)."""
+    for name, value in FAST_OUTBOX_ENV.items():
+        setattr(settings, name, float(value))
+    return FAST_OUTBOX_ENV
+
+
+@pytest.fixture
+def smtp_data_started(smtp_server, monkeypatch):
+    """An Event set when the SMTP server has the whole message and is about to answer DATA."""
+    started = threading.Event()
+    original = smtp_server.inbox.handle_DATA
+
+    async def handle_data(server, session, envelope):
+        started.set()
+        return await original(server, session, envelope)
+
+    monkeypatch.setattr(smtp_server.inbox, "handle_DATA", handle_data)
+    return started
+
+
+class ThrowawayRedis:
+    """A private redis-server to break: stop it, freeze it, or replace it with a black hole.
+
+    Never the shared Redis: these outages would hit everyone else's tests."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+        self._black_hole = []
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        import redis
+
+        client = redis.Redis(port=self.port, socket_timeout=1, socket_connect_timeout=1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return self
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self):
+        """Gone: connections are refused at once."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    def freeze(self):
+        """Hung: the kernel still accepts connections, nothing ever answers (read timeouts)."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self):
+        self.process.send_signal(signal.SIGCONT)
+
+    def black_hole(self):
+        """Unreachable: a listener whose accept queue is full, so the kernel drops every new SYN
+        and connect() hangs, as with a firewall dropping packets (connect timeouts)."""
+        self.stop()
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(0)
+        self._black_hole = [listener]
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", self.port))
+            self._black_hole.append(filler)
+
+    def close_black_hole(self):
+        for sock in self._black_hole:
+            sock.close()
+        self._black_hole = []
+
+    def close(self):
+        self.close_black_hole()
+        if self.process and self.process.poll() is None:
+            self.thaw()
+        self.stop()
+
+
+@pytest.fixture
+def throwaway_redis():
+    server = ThrowawayRedis().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def publish_to(live_broker, settings, monkeypatch):
+    """Point this process's Celery publishing at another broker: `publish_to(url)`."""
+    app = live_broker
+    previous = app.conf.broker_url
+
+    def reset_pools():
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    def point(url):
+        # Celery reads the environment variable before its own configuration.
+        monkeypatch.setenv("CELERY_BROKER_URL", url)
+        settings.CELERY_BROKER_URL = url
+        app.conf.broker_url = url
+        reset_pools()
+
+    yield point
+    monkeypatch.undo()
+    app.conf.broker_url = previous
+    reset_pools()
