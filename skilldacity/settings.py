@@ -257,6 +257,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.anonymise_expired_leads",
         "schedule": crontab(hour=3, minute=15),
     },
+    "newsletter-resume-stalled-sends": {
+        "task": "newsletter.tasks.resume_stalled_sends",
+        "schedule": 120.0,
+    },
 }
 
 # --- Security ------------------------------------------------------------------------------
