@@ -259,6 +259,13 @@ class LeadAdmin(admin.ModelAdmin):
         # Leads come from the public forms (services.lead_submit), with consent and attribution.
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting would lose the lead from every count; erasing personal data is the way out.
+        return False
+
+    def can_erase(self, request):
+        return request.user.has_perm("leads.delete_lead")
+
     def get_urls(self):
         custom = [
             path(
@@ -462,7 +469,7 @@ class LeadAdmin(admin.ModelAdmin):
             response["Content-Disposition"] = 'attachment; filename="personal-data.json"'
             return response
         if emails and request.method == "POST" and "erase" in request.POST:
-            if not self.has_delete_permission(request):
+            if not self.can_erase(request):
                 raise PermissionDenied
             with transaction.atomic():
                 erased = sum(
@@ -488,7 +495,7 @@ class LeadAdmin(admin.ModelAdmin):
             "emails": emails,
             "found": found,
             "json_url": f"?{urlencode({'email': emails, 'format': 'json'}, doseq=True)}",
-            "can_erase": self.has_delete_permission(request),
+            "can_erase": self.can_erase(request),
         }
         return TemplateResponse(request, "admin/leads/lead/personal_data.html", context)
 

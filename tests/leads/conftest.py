@@ -68,3 +68,9 @@ def quote_data(catalogue, started):
         return {f"quote-{key}": value for key, value in data.items() if value is not None}
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _generous_rate_limit(settings):
+    """Tests post many leads from one IP; the rate-limit test sets its own limit."""
+    settings.LEADS_RATE_LIMIT = "1000/m"
