@@ -367,7 +367,7 @@ class LeadAdmin(admin.ModelAdmin):
 
     def _bulk_transition(self, request, queryset, to_status):
         moved, refused = 0, []
-        for lead in queryset.only("pk", "status", "name", "kind"):
+        for lead in queryset.select_related(None).prefetch_related(None).only("pk", "status"):
             try:
                 services.lead_transition(lead_id=lead.pk, to_status=to_status, actor=request.user)
                 moved += 1
