@@ -226,7 +226,8 @@ def test_submitting_runs_the_same_small_number_of_queries_whatever_the_data_size
     assert small == large
     # Session, 2 choice lookups + the courses, the dedupe check, the lead, its courses, 2 outbox
     # e-mails (get_or_create each, in savepoints) and the timeline: no e-mail is sent in here.
-    assert large <= 20
+    # PostgreSQL adds one: the advisory lock against concurrent duplicates.
+    assert large <= (21 if connection.vendor == "postgresql" else 20)
 
 
 @pytest.fixture
