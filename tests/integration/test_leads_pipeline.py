@@ -1,4 +1,4 @@
-"""Leads on the real parts: PostgreSQL, Redis (cache and broker), a Celery worker, an SMTP server."""
+"""Leads on real parts: PostgreSQL, Redis (cache and broker), a Celery worker, SMTP."""
 
 import threading
 import time
