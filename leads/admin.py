@@ -28,6 +28,11 @@ from .forms import PHONE_REGION
 from .models import Course, DevicePlatform, Lead, LeadActivity
 
 Status = Lead.Status
+# Columns staff may correct in place (courses too, saved by the admin as a relation).
+CONTACT_FIELDS = [
+    "name", "email", "phone", "organisation", "learners", "platform", "call_time",
+    "call_timezone", "delivery", "timeframe", "message",
+]  # fmt: skip
 CSV_COLUMNS = [
     ("id", "ID"), ("kind", "Kind"), ("status", "Status"), ("created_at", "Received"),
     ("overdue", "Overdue"), ("assigned_to", "Assigned to"), ("name", "Name"), ("email", "E-mail"),
@@ -126,10 +131,7 @@ class LeadAdminForm(forms.ModelForm):
 
     class Meta:
         model = Lead
-        fields = [
-            "name", "email", "phone", "organisation", "learners", "courses", "platform",
-            "call_time", "call_timezone", "delivery", "timeframe", "message",
-        ]  # fmt: skip
+        fields = [*CONTACT_FIELDS, "courses"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -282,6 +284,7 @@ class LeadAdmin(admin.ModelAdmin):
         return custom + super().get_urls()
 
     def get_search_results(self, request, queryset, search_term):
+        filtered = queryset
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         # Phones are stored in E.164; let staff search in the notation the caller used.
         try:
@@ -289,10 +292,14 @@ class LeadAdmin(admin.ModelAdmin):
         except phonenumbers.NumberParseException:
             return queryset, may_have_duplicates
         e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        return queryset | self.model.objects.filter(phone=e164), may_have_duplicates
+        return queryset | filtered.filter(phone=e164), may_have_duplicates
 
     def save_model(self, request, obj, form, change):
-        obj.save()
+        # Only what staff changed on this form: status and assignee belong to the services, and a
+        # full save could put back a status someone else changed a moment ago.
+        edited = [name for name in form.changed_data if name in CONTACT_FIELDS]
+        if edited:
+            obj.save(update_fields=edited)
         data = form.cleaned_data
         if data.get("assign_to") != obj.assigned_to:
             services.lead_assign(lead_id=obj.pk, assignee=data.get("assign_to"), actor=request.user)

@@ -295,3 +295,28 @@ def test_bad_addresses_on_the_personal_data_page_are_an_error_not_a_crash(admin_
     response = admin_client.get(reverse("admin:leads_lead_personal_data") + "?email=not-an-email")
     assert response.status_code == 200
     assert "Enter a valid email address" in response.content.decode()
+
+
+def test_phone_search_stays_within_the_chosen_filters(admin_client, admin_user, make_lead):
+    won = make_lead(name="Won Wendy", phone="+442079460018")
+    make_lead(name="New Nina", phone="+442079460018")
+    for status in [Status.CONTACTED, Status.QUOTED, Status.WON]:
+        services.lead_transition(lead_id=won.pk, to_status=status, actor=admin_user)
+
+    html = admin_client.get(CHANGELIST + "?status__exact=new&q=020+7946+0018").content.decode()
+
+    assert "New Nina" in html and "Won Wendy" not in html
+
+
+def test_saving_contact_details_does_not_undo_a_status_change_made_meanwhile(
+    admin_client, admin_user, make_lead
+):
+    """Two staff have the same lead open; one marks it contacted, the other fixes a typo."""
+    lead = make_lead(name="Ada Lovelave")
+    stale_form = change_form_data(lead, name="Ada Lovelace")
+    services.lead_transition(lead_id=lead.pk, to_status=Status.CONTACTED, actor=admin_user)
+
+    admin_client.post(reverse("admin:leads_lead_change", args=[lead.pk]), stale_form)
+
+    lead.refresh_from_db()
+    assert (lead.name, lead.status) == ("Ada Lovelace", Status.CONTACTED)
