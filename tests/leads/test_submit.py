@@ -348,3 +348,36 @@ def test_get_pages_render_the_forms(client, catalogue):
         assert response.status_code == 200
         assert f'name="{field}"' in response.content.decode()
         assert "csrfmiddlewaretoken" in response.content.decode()
+
+
+def test_embedded_forms_render_with_four_queries_whatever_the_catalogue_size(
+    article, catalogue, django_assert_num_queries
+):
+    from leads.models import Course
+
+    request = RequestFactory().get(article.get_absolute_url())
+    with django_assert_num_queries(4):  # courses and platforms, for each of the two forms
+        render_article_ctas(article, request)
+    Course.objects.bulk_create(
+        Course(title=f"Course {number}", slug=f"course-{number}") for number in range(50)
+    )
+    with django_assert_num_queries(4):
+        html = render_article_ctas(article, request)
+    assert "Course 49" in html
+
+
+def test_a_cache_outage_does_not_lose_the_lead(client, callback_data, monkeypatch):
+    """The rate limit lives in Redis; when Redis is down the visitor's request still counts."""
+    import redis
+    from django.core.cache import cache
+
+    def down(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(cache, "add", down)
+    monkeypatch.setattr(cache, "incr", down)
+
+    response = client.post("/contact/", callback_data())
+
+    assert response.status_code == 302
+    assert Lead.objects.count() == 1
