@@ -60,7 +60,35 @@ class PhoneNumberField(forms.CharField):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-class ActiveCourseChoiceField(forms.ModelChoiceField):
+def _is_id(value):
+    """A primary key the database can hold. SQLite raises OverflowError past 64 bits (PostgreSQL
+    answers "no such row"), which Django's choice fields don't catch."""
+    text = str(value)
+    return text.isascii() and text.isdigit() and 0 < int(text) <= MAX_BIGINT
+
+
+class CatalogueChoiceField(forms.ModelChoiceField):
+    def to_python(self, value):
+        if value not in self.empty_values and not _is_id(value):
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            )
+        return super().to_python(value)
+
+
+class CatalogueMultipleChoiceField(forms.ModelMultipleChoiceField):
+    def _check_values(self, value):
+        for item in value:
+            if not _is_id(item):
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": item},
+                )
+        return super()._check_values(value)
+
+
+class ActiveCourseChoiceField(CatalogueChoiceField):
     def label_from_instance(self, obj):
         return obj.title
 
@@ -86,7 +114,7 @@ class LeadForm(SpamProtectedForm):
             "invalid": "Enter a valid e-mail address, e.g. name@example.com.",
         },
     )
-    platform = forms.ModelChoiceField(
+    platform = CatalogueChoiceField(
         label="Device platform",
         queryset=DevicePlatform.objects.filter(active=True),
         empty_label="Choose a platform",
@@ -130,9 +158,7 @@ class LeadForm(SpamProtectedForm):
 
     def clean_article(self):
         value = self.cleaned_data.get("article", "")[:20]
-        if value.isascii() and value.isdigit() and 0 < int(value) <= MAX_BIGINT:
-            return int(value)
-        return None
+        return int(value) if _is_id(value) else None
 
     def clean_next(self):
         value = self.cleaned_data.get("next", "")
@@ -256,7 +282,7 @@ class QuoteForm(LeadForm):
             "max_value": "For more than 100,000 learners, please call us.",
         },
     )
-    courses = forms.ModelMultipleChoiceField(
+    courses = CatalogueMultipleChoiceField(
         label="Courses",
         queryset=Course.objects.filter(active=True),
         widget=forms.CheckboxSelectMultiple,

@@ -381,3 +381,25 @@ def test_a_cache_outage_does_not_lose_the_lead(client, callback_data, monkeypatc
 
     assert response.status_code == 302
     assert Lead.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "field", "value", "error"),
+    [
+        ("/contact/", "course", "9223372036854775808", "Please choose a course from the list"),
+        ("/contact/", "platform", "-1", "Please choose a device platform from the list"),
+        ("/quote/", "courses", ["9223372036854775808"], "Please choose courses from the list"),
+        ("/quote/", "platform", "1e3", "Please choose a device platform from the list"),
+    ],
+)
+def test_ids_the_database_cannot_hold_are_a_field_error_not_a_crash(
+    client, callback_data, quote_data, url, field, value, error
+):
+    """Found by hypothesis: past 64 bits SQLite raised OverflowError inside Django's choice
+    fields, a 500."""
+    make = callback_data if url == "/contact/" else quote_data
+    client.raise_request_exception = True
+    response = client.post(url, make(**{field: value}))
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert Lead.objects.count() == 0
