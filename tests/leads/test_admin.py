@@ -69,6 +69,7 @@ def test_changelist_runs_a_fixed_number_of_queries_whatever_the_number_of_leads(
     admin_client, make_lead
 ):
     make_lead()
+    admin_client.get(CHANGELIST)  # warm the per-process caches (content types, permissions)
     few = changelist_queries(admin_client)
     for _ in range(40):
         make_lead()
@@ -320,3 +321,13 @@ def test_saving_contact_details_does_not_undo_a_status_change_made_meanwhile(
 
     lead.refresh_from_db()
     assert (lead.name, lead.status) == ("Ada Lovelace", Status.CONTACTED)
+
+
+def test_change_page_queries_do_not_grow_with_the_timeline(admin_client, admin_user, make_lead):
+    lead = make_lead()
+    url = reverse("admin:leads_lead_change", args=[lead.pk])
+    admin_client.get(url)  # warm the per-process caches (content types, permissions)
+    short = changelist_queries(admin_client, url)
+    for number in range(30):
+        services.lead_add_note(lead_id=lead.pk, actor=admin_user, text=f"Call {number}")
+    assert changelist_queries(admin_client, url) == short
