@@ -65,3 +65,59 @@ def seed_catalogue():
             course.platforms.set(platforms)
             created += 1
     return created
+
+
+DEMO_LEADS = [
+    ("Priya Shah", "priya.shah@example.com", "callback", "new", {"call_time": "morning"}),
+    ("Tom Becker", "tom.becker@example.com", "callback", "contacted", {"call_time": "evening"}),
+    (
+        "Helen Ortiz",
+        "helen.ortiz@northwind.example",
+        "quote",
+        "quoted",
+        {"organisation": "Northwind Academy", "learners": 30, "delivery": "on_site"},
+    ),
+    (
+        "Marcus Lee",
+        "marcus.lee@contoso.example",
+        "quote",
+        "won",
+        {"organisation": "Contoso Health", "learners": 12, "delivery": "online"},
+    ),
+]
+DEMO_PATHS = {
+    "new": [],
+    "contacted": ["contacted"],
+    "quoted": ["contacted", "quoted"],
+    "won": ["contacted", "quoted", "won"],
+}
+
+
+def seed_demo_leads():
+    """A few leads in different states, so the admin has something to show. Idempotent."""
+    from .models import Lead
+    from .services import lead_submit, lead_transition
+
+    courses = list(Course.objects.order_by("title")[:2])
+    platform = DevicePlatform.objects.order_by("position").first()
+    created = 0
+    for name, email, kind, status, extra in DEMO_LEADS:
+        if Lead.objects.filter(email=email).exists():
+            continue
+        fields = {"name": name, "email": email, "phone": "+447911123456", "platform": platform}
+        if kind == "callback":
+            fields["call_timezone"] = "Europe/London"
+        lead, _ = lead_submit(
+            kind=kind,
+            fields={**fields, **extra},
+            courses=courses,
+            consent_text="Demo data",
+            attribution={"utm_source": "demo"},
+            source_path="/quote/" if kind == "quote" else "/contact/",
+            article=None,
+            ip=None,
+        )
+        for step in DEMO_PATHS[status]:
+            lead_transition(lead_id=lead.pk, to_status=step, actor=None)
+        created += 1
+    return created

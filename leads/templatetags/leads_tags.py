@@ -1,15 +1,35 @@
+"""The lead forms as calls to action on other pages (article pages above all).
+
+Public pages may be cached for anonymous readers, with the CSRF token substituted at serve time,
+so these forms carry nothing about the visitor: only the article and the page they sit on.
+"""
+
 from django import template
+
+from ..forms import CallbackForm, QuoteForm
 
 register = template.Library()
 
 
-@register.inclusion_tag("leads/_callback_cta.html", takes_context=True)
+def _embedded(context, form_class, article):
+    source_path = article.get_absolute_url() if article is not None else ""
+    request = context.get("request")
+    if not source_path and request is not None:
+        source_path = request.path
+    return {
+        "form": form_class(article=article, source_path=source_path),
+        "csrf_token": context.get("csrf_token"),
+        "embedded": True,
+    }
+
+
+@register.inclusion_tag("leads/_callback_form.html", takes_context=True)
 def callback_form(context, article=None):
     """The "Let's get in touch" form, embedded on article pages (and anywhere else)."""
-    return {"article": article, "request": context.get("request")}
+    return _embedded(context, CallbackForm, article)
 
 
-@register.inclusion_tag("leads/_quote_cta.html", takes_context=True)
+@register.inclusion_tag("leads/_quote_form.html", takes_context=True)
 def quote_form(context, article=None):
     """The "Get a quote" form, embedded on article pages (and anywhere else)."""
-    return {"article": article, "request": context.get("request")}
+    return _embedded(context, QuoteForm, article)
