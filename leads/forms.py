@@ -4,10 +4,9 @@ import phonenumbers
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Field, Layout
 from django import forms
-from django.core import signing
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from skilldacity.spam import HONEYPOT_FIELD, STARTED_FIELD, SpamProtectedForm, form_started_token
+from skilldacity.spam import HONEYPOT_FIELD, SpamProtectedForm
 
 from .models import Course, DevicePlatform, Lead
 
@@ -166,45 +165,6 @@ class LeadForm(SpamProtectedForm):
         if url_has_allowed_host_and_scheme(value, allowed_hosts=None) and value.startswith("/"):
             return value[:500]
         return ""
-
-    def clean(self):
-        cleaned = super().clean()
-        if self.spam_reason == "bad-timestamp" and self._started_token_expired():
-            # A visitor who left the page open for a day is no bot: ask them to send it again.
-            self._spam_reason = None
-            data = self.data.copy()
-            data[self.add_prefix(STARTED_FIELD)] = form_started_token()
-            self.data = data
-            raise forms.ValidationError(
-                "This form was open for a long time. Please check your details and send it again.",
-                code="stale",
-            )
-        return cleaned
-
-    def _detect_spam(self):
-        # The foundation's check reads the unprefixed names, and our forms are prefixed (two can
-        # share a page): hand it both spellings so it works before and after that check learns
-        # about prefixes.
-        data = self.data
-        self.data = {
-            key: data.get(self.add_prefix(name), "")
-            for name in (HONEYPOT_FIELD, STARTED_FIELD)
-            for key in (name, self.add_prefix(name))
-        }
-        try:
-            return super()._detect_spam()
-        finally:
-            self.data = data
-
-    def _started_token_expired(self):
-        from skilldacity import spam
-
-        token = self.data.get(self.add_prefix(STARTED_FIELD), "")
-        try:
-            signing.loads(token, salt=spam._SIGNER_SALT)
-        except signing.BadSignature:
-            return False
-        return True
 
     def lead_data(self):
         """The Lead columns from the cleaned form (courses and attribution are separate)."""

@@ -4,6 +4,7 @@ Public forms inherit `SpamProtectedForm`. A view asks `form.is_spam()` after val
 is, answers exactly as for a success while storing nothing, so a bot learns nothing.
 """
 
+import logging
 import time
 
 from django import forms
@@ -11,7 +12,12 @@ from django.conf import settings
 from django.core import signing
 from django_ratelimit.core import is_ratelimited
 
+logger = logging.getLogger(__name__)
+
 _SIGNER_SALT = "skilldacity.spam.form-started"
+STALE_FORM_MESSAGE = (
+    "This form was open for a long time. Please check your details and send it again."
+)
 HONEYPOT_FIELD = "website"
 STARTED_FIELD = "form_started"
 
@@ -41,14 +47,25 @@ class SpamProtectedForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         self._spam_reason = self._detect_spam()
+        if self._spam_reason == "expired":
+            # A person who left the page open for a day is no bot: keep their input, give the
+            # form a fresh timestamp and ask them to send it again.
+            self._spam_reason = None
+            data = self.data.copy()
+            data[self.add_prefix(STARTED_FIELD)] = form_started_token()
+            self.data = data
+            raise forms.ValidationError(STALE_FORM_MESSAGE, code="stale")
         return cleaned
 
     def _detect_spam(self):
-        if self.data.get(HONEYPOT_FIELD):
+        # Field names carry the form's prefix: several forms can share one page.
+        if self.data.get(self.add_prefix(HONEYPOT_FIELD)):
             return "honeypot"
-        token = self.data.get(STARTED_FIELD, "")
+        token = self.data.get(self.add_prefix(STARTED_FIELD), "")
         try:
             started = signing.loads(token, salt=_SIGNER_SALT, max_age=settings.FORM_MAX_AGE_SECONDS)
+        except signing.SignatureExpired:
+            return "expired"
         except signing.BadSignature:
             return "bad-timestamp"
         if not isinstance(started, int) or time.time() - started < settings.FORM_MIN_FILL_SECONDS:
@@ -70,5 +87,11 @@ def rate_limited(request, *, group, rate):
     """Count this request against a per-IP limit (e.g. rate="5/m") and say whether it is over.
 
     Uses the default cache, so in production the count is shared by every web process via Redis.
+    When the cache is unreachable the request is let through: losing a real visitor's lead to a
+    Redis outage costs more than letting a few extra posts in for a while.
     """
-    return is_ratelimited(request, group=group, key="ip", rate=rate, increment=True)
+    try:
+        return is_ratelimited(request, group=group, key="ip", rate=rate, increment=True)
+    except Exception:  # noqa: BLE001 - any cache failure means "cannot tell", not "refuse"
+        logger.warning("Rate limit for %s not checked: the cache is unreachable", group)
+        return False

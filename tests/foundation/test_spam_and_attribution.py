@@ -88,3 +88,54 @@ def test_plain_visit_does_not_touch_the_session(session_request):
     _run(request)
     assert SESSION_KEY not in request.session
     assert not request.session.modified
+
+
+class PrefixedForm(SpamProtectedForm):
+    name = forms.CharField(max_length=50)
+
+
+def test_prefixed_forms_read_their_own_honeypot_and_timestamp():
+    """Two forms share an article page, so each reads its own prefixed spam fields."""
+    human = PrefixedForm(
+        prefix="quote",
+        data={"quote-name": "Ada", "quote-form_started": form_started_token(time.time() - 10)},
+    )
+    assert human.is_valid() and not human.is_spam()
+    bot = PrefixedForm(
+        prefix="quote",
+        data={
+            "quote-name": "Bot",
+            "quote-website": "http://spam.example",
+            "quote-form_started": form_started_token(time.time() - 10),
+        },
+    )
+    bot.is_valid()
+    assert bot.spam_reason == "honeypot"
+
+
+def test_a_form_left_open_past_its_token_age_asks_to_send_again(settings, monkeypatch):
+    settings.FORM_MAX_AGE_SECONDS = 60
+    two_minutes_ago = time.time() - 120
+    with monkeypatch.context() as patch:
+        patch.setattr("django.core.signing.time.time", lambda: two_minutes_ago)
+        stale = form_started_token(now=two_minutes_ago)
+    form = ContactForm(data={"name": "Ada", "form_started": stale})
+    assert not form.is_valid()
+    assert not form.is_spam()
+    assert "send it again" in str(form.non_field_errors())
+    assert form.data["name"] == "Ada"
+    assert form.data["form_started"] != stale
+
+
+def test_rate_limit_lets_requests_through_when_the_cache_is_down(settings, rf):
+    from skilldacity.spam import rate_limited
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    # Overriding CACHES resets the cache handlers (Django's setting_changed receiver).
+    assert rate_limited(rf.post("/contact/"), group="t", rate="1/m") is False

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from articles.demo import seed_articles, seed_bulk_articles
-from leads.demo import seed_catalogue
+from leads.demo import seed_catalogue, seed_demo_leads
 from newsletter.demo import seed_newsletter
 from referrals.demo import seed_rewards
 
@@ -32,6 +32,7 @@ class Command(BaseCommand):
                 "articles": seed_articles(),
                 "newsletter": seed_newsletter(),
                 "courses": seed_catalogue(),
+                "leads": seed_demo_leads(),
                 "rewards": seed_rewards(),
             }
         for name, count in made.items():
