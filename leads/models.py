@@ -146,6 +146,9 @@ class Lead(models.Model):
         "still new, the lead is overdue."
     )
     contacted_at = models.DateTimeField(null=True, blank=True)
+    quoted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the lead was first quoted (for the sales funnel)."
+    )
     closed_at = models.DateTimeField(null=True, blank=True)
     anonymised_at = models.DateTimeField(
         null=True, blank=True, help_text="Personal data erased; the lead still counts."

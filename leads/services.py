@@ -232,8 +232,10 @@ def lead_transition(*, lead_id, to_status, actor, note=""):
     lead.status = to_status
     if from_status == Status.NEW and lead.contacted_at is None:
         lead.contacted_at = now
+    if to_status == Status.QUOTED and lead.quoted_at is None:
+        lead.quoted_at = now
     lead.closed_at = now if to_status in CLOSED else None
-    lead.save(update_fields=["status", "contacted_at", "closed_at"])
+    lead.save(update_fields=["status", "contacted_at", "quoted_at", "closed_at"])
     activity = LeadActivity.objects.create(
         lead=lead,
         kind=LeadActivity.Kind.STATUS,
