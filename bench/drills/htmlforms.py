@@ -69,6 +69,7 @@ class _FormParser(HTMLParser):
         self._form = None
         self._select = None
         self._textarea = None
+        self._option_from_text = False
 
     def handle_starttag(self, tag, attrs):
         attrs = {name: (value or "") for name, value in attrs}
@@ -76,6 +77,11 @@ class _FormParser(HTMLParser):
             action = urljoin(self.page_url, attrs.get("action") or self.page_url)
             self._form = Form(self.page_url, action, (attrs.get("method") or "get").lower())
             self.forms.append(self._form)
+            return
+        if tag == "option" and self._select is not None:
+            # An option without a value attribute posts its text (see handle_data).
+            self._option_from_text = "value" not in attrs
+            self._select.options.append(attrs.get("value", ""))
             return
         if self._form is None or not attrs.get("name"):
             return
@@ -106,8 +112,6 @@ class _FormParser(HTMLParser):
         elif tag == "select":
             self._select = Field(name, "select", required=required, multiple="multiple" in attrs)
             self._form.fields.append(self._select)
-        elif tag == "option" and self._select is not None:
-            self._select.options.append(attrs.get("value", ""))
         elif tag == "textarea":
             self._textarea = Field(name, "textarea", required=required)
             self._form.fields.append(self._textarea)
@@ -115,10 +119,14 @@ class _FormParser(HTMLParser):
     def handle_data(self, data):
         if self._textarea is not None:
             self._textarea.value += data
+        elif self._option_from_text and self._select is not None:
+            self._select.options[-1] += data.strip()
 
     def handle_endtag(self, tag):
         if tag == "form":
             self._form = None
+        elif tag == "option":
+            self._option_from_text = False
         elif tag == "select":
             self._select = None
         elif tag == "textarea":

@@ -6,20 +6,9 @@ import threading
 import pytest
 from django.urls import reverse
 
-from tests.conftest import free_port
+from tests.drills.helpers import point_redis_at
 
 pytestmark = pytest.mark.django_db
-
-
-def dead_redis_settings(settings, url):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": url,
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
-    }
-    settings.CELERY_BROKER_URL = url
 
 
 def test_all_ok_answers_200_with_each_check_timed(client):
@@ -45,7 +34,7 @@ def test_never_cached_and_only_for_reading(client):
 
 def test_redis_down_answers_503_naming_cache_and_broker(client, settings):
     """Cache and broker pointed at a closed port: both reported as errors, the database still ok."""
-    dead_redis_settings(settings, f"redis://127.0.0.1:{free_port()}/0")
+    point_redis_at(settings)
 
     response = client.get("/healthz")
 
@@ -73,7 +62,7 @@ def test_redis_that_accepts_but_never_answers_still_gives_an_answer(client, sett
             accepted.append(conn)
 
     threading.Thread(target=accept_forever, daemon=True).start()
-    dead_redis_settings(settings, f"redis://127.0.0.1:{listener.getsockname()[1]}/0")
+    point_redis_at(settings, f"redis://127.0.0.1:{listener.getsockname()[1]}/0")
     try:
         response = client.get("/healthz")
     finally:

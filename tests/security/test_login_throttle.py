@@ -5,6 +5,8 @@ import re
 import pytest
 from django.contrib.auth import get_user_model
 
+from tests.drills.helpers import point_redis_at
+
 pytestmark = pytest.mark.django_db
 
 ADMIN_LOGIN = "/admin/login/"
@@ -102,15 +104,7 @@ def test_limit_comes_from_settings(client, staff_user, settings):
 
 
 def test_cache_outage_fails_open_so_staff_can_still_sign_in(client, staff_user, settings):
-    from tests.conftest import free_port
-
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-        }
-    }
+    point_redis_at(settings)
 
     assert fail(client, ADMIN_LOGIN).status_code == 200
     response = client.post(
