@@ -5,29 +5,17 @@ from a signed-in visitor reads the session from the cache first, and Django's Re
 a refused connection, so those requests were 500s until Redis came back.
 """
 
-import os
-import runpy
-
 import pytest
 
 from tests.drills.helpers import point_redis_at
-from tests.security.conftest import PROD_ENV, SETTINGS_FILE
+from tests.security.conftest import evaluate_settings
 
 pytestmark = pytest.mark.django_db
 
 
 def production_session_engine():
     """The session engine production uses when Redis is configured (REDIS_URL set)."""
-    saved = {key: os.environ.get(key) for key in [*PROD_ENV, "REDIS_URL"]}
-    os.environ.update({**PROD_ENV, "REDIS_URL": "redis://127.0.0.1:6379/0"})
-    try:
-        return runpy.run_path(str(SETTINGS_FILE))["SESSION_ENGINE"]
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    return evaluate_settings(REDIS_URL="redis://127.0.0.1:6379/0")["SESSION_ENGINE"]
 
 
 @pytest.mark.xfail(

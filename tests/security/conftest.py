@@ -21,21 +21,26 @@ SECURITY_SETTINGS = (
 SECURITY_PREFIXES = ("SECURE_", "SESSION_COOKIE_", "CSRF_COOKIE_")
 
 
-def production_settings():
-    """skilldacity/settings.py evaluated as production would (DJANGO_DEBUG=0), not a hand copy."""
-    saved = {key: os.environ.get(key) for key in PROD_ENV}
-    os.environ.update(PROD_ENV)
+def evaluate_settings(**extra_env):
+    """skilldacity/settings.py evaluated under production's environment (plus `extra_env`)."""
+    env = {**PROD_ENV, **extra_env}
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
     try:
-        namespace = runpy.run_path(str(SETTINGS_FILE), run_name="production_settings")
+        return runpy.run_path(str(SETTINGS_FILE), run_name="production_settings")
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def production_settings():
+    """The security settings production runs with (DJANGO_DEBUG=0), not a hand copy."""
     return {
         key: value
-        for key, value in namespace.items()
+        for key, value in evaluate_settings().items()
         if key in SECURITY_SETTINGS or key.startswith(SECURITY_PREFIXES)
     }
 
