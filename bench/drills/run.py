@@ -70,6 +70,11 @@ class Plan:
         self.stack, self.run_id, self.log = stack, run_id, log
         routes = walk()
         pages = [p for p in public_pages(routes) if p not in {"/healthz", "/favicon.ico"}]
+        # Sign-up forms may live under /accounts/; only spam-protected forms are kept anyway, so
+        # the sign-in and password forms there are not mistaken for submissions.
+        form_pages = [
+            r.path for r in routes if not r.has_arguments and r.path.startswith("/accounts/")
+        ]
         articles = [a.get_absolute_url() for a in Article.objects.published()[:20]]
         feeds = [
             r.path
@@ -77,7 +82,7 @@ class Plan:
             if not r.has_arguments and ("feed" in r.name or r.path.endswith((".xml", "rss/")))
         ]
         self.read_paths = sorted(set(pages + articles + feeds))
-        self.forms = self._discover_forms(pages + articles[:1])
+        self.forms = self._discover_forms(pages + form_pages + articles[:1])
         self.login_path = reverse("login")
         self.referrer_paths = [
             r.path for r in routes if not r.has_arguments and r.name.startswith("referrals:")
@@ -229,8 +234,11 @@ def wait_for_drain(record, stack, timeout, log, hard_cap=600):
     while time.monotonic() < deadline:
         close_old_connections()
         received = {r.lower() for m in read_store(stack.sink_path) for r in m["rcpt_tos"]}
+        # Due rows only: a follow-up scheduled for next week is not a backlog.
         states = Counter(
-            Email.objects.filter(status__in=["pending", "sending"]).values_list("status", flat=True)
+            (Email.objects.due() | Email.objects.filter(status="sending")).values_list(
+                "status", flat=True
+            )
         )
         missing = len(wanted - received)
         if not missing and not states:
