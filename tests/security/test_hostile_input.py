@@ -221,3 +221,25 @@ def test_hostile_posts_from_one_client_keep_their_csrf_protection(forms, client)
         data.pop("csrfmiddlewaretoken", None)
         response = strict.post(form.action.replace("http://testserver", ""), data)
         assert response.status_code == 403, form.key
+
+
+def test_one_address_cannot_submit_a_public_form_without_limit(forms, client):
+    """Thirty quick posts from one IP, each a valid new visitor: the per-IP rate limit must stop
+    some of them being stored (answered as success or refused, as each app chooses)."""
+    from bench.drills.run import email_models
+
+    protected = [form for form in forms if form.spam_protected]
+    if not protected:
+        pytest.skip("no SpamProtectedForm on the public pages yet: the feature apps add them")
+    for form in protected:
+        addresses = [f"flood-{n}-{form.key[1].strip('/')}@example.com" for n in range(30)]
+        for n, address in enumerate(addresses):
+            data = dict(fill(form, email=address, serial=n))
+            data[STARTED_FIELD] = form_started_token(now=time.time() - 10)
+            response = client.post(form.action.replace("http://testserver", ""), data)
+            assert response.status_code < 500
+        stored = sum(
+            model._base_manager.filter(**{f"{name}__in": addresses}).count()
+            for model, name in email_models()
+        )
+        assert stored < len(addresses), f"{form.key[1]}: every flood post was stored"
