@@ -1,7 +1,7 @@
 """Site drill: a production-like stack, mixed load, one fault at a time, proof nothing was lost.
 
     .venv/bin/python -m bench.drills.run --short            # CI: about 3 minutes
-    .venv/bin/python -m bench.drills.run                    # full: ~15 min, 2-minute SMTP outage
+    .venv/bin/python -m bench.drills.run                    # full: ~9 min, 2-minute SMTP outage
     .venv/bin/python -m bench.drills.run --faults redis,smtp --smtp-outage 30 --rate 12
 
 Timeline: a steady baseline, then each fault in turn (Redis restarted with its data gone; the Celery
