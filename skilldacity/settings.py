@@ -279,6 +279,11 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# Failed sign-ins to /admin/ and /accounts/login/, counted per IP and per username in the cache;
+# at the limit further attempts get a 429 "try again later" page (skilldacity/security.py).
+LOGIN_THROTTLE_RATE = os.environ.get("LOGIN_THROTTLE_RATE", "5/15m")
+MIDDLEWARE += ["skilldacity.security.LoginThrottleMiddleware"]
+
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

@@ -25,6 +25,7 @@ urlpatterns = [
         name="sitemap",
     ),
     path("favicon.ico", views.favicon),
+    path("", include("skilldacity.health")),
     path("news/", include("articles.urls")),
     path("", include("leads.urls")),
     path("newsletter/", include("newsletter.urls")),
