@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "leads",
     "newsletter",
     "referrals",
+    "insights",
 ]
 
 MIDDLEWARE = [

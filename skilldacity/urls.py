@@ -31,6 +31,7 @@ urlpatterns = [
     path("newsletter/", include("newsletter.urls")),
     path("", include("referrals.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/insights/", include("insights.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,0 +1,360 @@
+"""The numbers behind the staff dashboard: each chart is one aggregated query (or a few).
+
+Nothing here loops over rows in Python; loops run over weeks or over the handful of grouped rows
+the database returns, so the cost stays the same with a thousand leads or a million.
+"""
+
+from datetime import timedelta
+
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Case,
+    CharField,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncDate, TruncWeek
+from django.utils import timezone
+
+from leads.models import Lead
+from newsletter.models import Issue, Subscriber
+from skilldacity.outbox.models import Email
+
+from .charts import Chart, Series
+
+SOURCES = [
+    ("referral", "Referral"),
+    ("newsletter", "Newsletter"),
+    ("campaign", "Campaign (UTM)"),
+    ("article", "Article"),
+    ("direct", "Direct"),
+]
+FUNNEL = [("new", "New"), ("contacted", "Contacted"), ("quoted", "Quoted"), ("won", "Won")]
+UNSUBSCRIBE_WINDOW = timedelta(days=7)
+
+# A lead's source, first match wins: a referral link beats a campaign, a campaign beats the article
+# it landed on, and a lead with none of these came direct.
+LEAD_SOURCE = Case(
+    When(~Q(referral_code=""), then=Value("referral")),
+    When(
+        Q(utm_source__iexact="newsletter") | Q(utm_medium__iexact="email"),
+        then=Value("newsletter"),
+    ),
+    When(~Q(utm_source="") | ~Q(utm_campaign=""), then=Value("campaign")),
+    When(article__isnull=False, then=Value("article")),
+    default=Value("direct"),
+    output_field=CharField(),
+)
+
+
+class Median(Aggregate):
+    """PostgreSQL's percentile_cont(0.5); other databases fall back to `median_of`."""
+
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = DurationField()
+
+
+class Filters:
+    """The date range and lead filters shared by every chart."""
+
+    def __init__(self, start, end, kind="", source=""):
+        self.start, self.end, self.kind, self.source = start, end, kind, source
+
+    def leads(self):
+        leads = (
+            Lead.objects.filter(created_at__gte=self.start, created_at__lt=self.end)
+            .exclude(status=Lead.Status.SPAM)
+            .annotate(source=LEAD_SOURCE)
+        )
+        if self.kind:
+            leads = leads.filter(kind=self.kind)
+        if self.source:
+            leads = leads.filter(source=self.source)
+        return leads
+
+    def weeks(self):
+        """Monday of every week in the range, oldest first."""
+        first = timezone.localtime(self.start).date()
+        first -= timedelta(days=first.weekday())
+        last = timezone.localtime(self.end - timedelta(microseconds=1)).date()
+        weeks = []
+        while first <= last:
+            weeks.append(first)
+            first += timedelta(weeks=1)
+        return weeks
+
+
+def _week_key(value):
+    return timezone.localtime(value).date() if hasattr(value, "tzinfo") else value
+
+
+def _weekly(filters, title, rows, series_names, value_key="n", group_key=None):
+    """Turn grouped rows (week, group, value) into a chart with a bar per group and week."""
+    weeks = filters.weeks()
+    index = {week: position for position, week in enumerate(weeks)}
+    values = {name: [0] * len(weeks) for name, _ in series_names}
+    for row in rows:
+        week = _week_key(row["week"])
+        group = row[group_key] if group_key else series_names[0][0]
+        if week in index and group in values:
+            values[group][index[week]] += row[value_key] or 0
+    return Chart(
+        title=title,
+        labels=[week.strftime("%-d %b") for week in weeks],
+        series=[Series(label, values[name]) for name, label in series_names],
+    )
+
+
+def leads_by_kind(filters):
+    rows = (
+        filters.leads()
+        .annotate(week=TruncWeek("created_at"))
+        .values("week", "kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return _weekly(filters, "Leads per week by kind", rows, Lead.Kind.choices, group_key="kind")
+
+
+def leads_by_source(filters):
+    rows = (
+        filters.leads()
+        .annotate(week=TruncWeek("created_at"))
+        .values("week", "source")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return _weekly(filters, "Leads per week by source", rows, SOURCES, group_key="source")
+
+
+def median_of(queryset, expression):
+    """The median of an expression over a queryset, computed by the database."""
+    if connection.vendor == "postgresql":
+        return queryset.aggregate(median=Median(expression))["median"]
+    ordered = (
+        queryset.annotate(_value=ExpressionWrapper(expression, output_field=DurationField()))
+        .exclude(_value__isnull=True)
+        .order_by("_value")
+        .values_list("_value", flat=True)
+    )
+    count = ordered.count()
+    if not count:
+        return None
+    middle = list(ordered[(count - 1) // 2 : count // 2 + 1])
+    return sum(middle, timedelta()) / len(middle)
+
+
+def funnel(filters):
+    """Leads that reached each stage, conversion from the stage before, median time in stage."""
+    leads = filters.leads()
+    counts = leads.aggregate(
+        new=Count("id"),
+        contacted=Count("id", filter=Q(contacted_at__isnull=False)),
+        quoted=Count("id", filter=Q(quoted_at__isnull=False)),
+        won=Count("id", filter=Q(status=Lead.Status.WON)),
+    )
+    stage_time = {
+        "new": (leads.filter(contacted_at__isnull=False), F("contacted_at") - F("created_at")),
+        "contacted": (
+            leads.filter(contacted_at__isnull=False, quoted_at__isnull=False),
+            F("quoted_at") - F("contacted_at"),
+        ),
+        "quoted": (
+            leads.filter(status=Lead.Status.WON, quoted_at__isnull=False),
+            F("closed_at") - F("quoted_at"),
+        ),
+    }
+    stages = []
+    previous = None
+    for key, label in FUNNEL:
+        reached = counts[key]
+        rate = None if previous is None else (reached / previous if previous else 0.0)
+        median = median_of(*stage_time[key]) if key in stage_time else None
+        stages.append(
+            {"key": key, "label": label, "count": reached, "rate": rate, "median": median}
+        )
+        previous = reached
+    chart = Chart(
+        title="Funnel: leads reaching each stage",
+        labels=[stage["label"] for stage in stages],
+        series=[Series("Leads", [stage["count"] for stage in stages])],
+    )
+    return chart, stages
+
+
+def top_articles(filters, limit=10):
+    rows = list(
+        filters.leads()
+        .filter(article__isnull=False)
+        .values("article_id", "article__title")
+        .annotate(
+            leads=Count("id"),
+            quotes=Count("id", filter=Q(kind=Lead.Kind.QUOTE)),
+            won=Count("id", filter=Q(status=Lead.Status.WON)),
+        )
+        .order_by("-won", "-leads", "article__title")[:limit]
+    )
+    return Chart(
+        title="Top articles by leads and won deals",
+        labels=[row["article__title"] for row in rows],
+        series=[
+            Series("Leads", [row["leads"] for row in rows]),
+            Series("Won", [row["won"] for row in rows]),
+        ],
+    )
+
+
+def newsletter_weekly(filters):
+    in_range = Q(created_at__gte=filters.start, created_at__lt=filters.end)
+    signups = (
+        Subscriber.objects.filter(in_range)
+        .annotate(week=TruncWeek("created_at"))
+        .values("week")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    confirmations = (
+        Subscriber.objects.filter(confirmed_at__gte=filters.start, confirmed_at__lt=filters.end)
+        .annotate(week=TruncWeek("confirmed_at"))
+        .values("week")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    rows = [{**row, "series": "signups"} for row in signups] + [
+        {**row, "series": "confirmed"} for row in confirmations
+    ]
+    return _weekly(
+        filters,
+        "Newsletter sign-ups and confirmations per week",
+        rows,
+        [("signups", "Sign-ups"), ("confirmed", "Confirmed")],
+        group_key="series",
+    )
+
+
+def unsubscribes_per_issue(filters):
+    """Unsubscribes in the week after each update went out."""
+    unsubscribed_after = (
+        Subscriber.objects.filter(
+            unsubscribed_at__gte=OuterRef("send_started_at"),
+            unsubscribed_at__lt=OuterRef("send_started_at") + UNSUBSCRIBE_WINDOW,
+        )
+        .order_by()
+        # COUNT as a plain function (not an aggregate) so the subquery has no GROUP BY.
+        .annotate(n=Func(F("id"), function="COUNT"))
+        .values("n")
+    )
+    rows = list(
+        Issue.objects.filter(send_started_at__gte=filters.start, send_started_at__lt=filters.end)
+        .annotate(unsubscribes=Coalesce(Subquery(unsubscribed_after, IntegerField()), 0))
+        .order_by("send_started_at")
+        .values("subject", "recipients_total", "unsubscribes")
+    )
+    return Chart(
+        title="Unsubscribes in the week after each update",
+        labels=[row["subject"] for row in rows],
+        series=[Series("Unsubscribes", [row["unsubscribes"] for row in rows])],
+    )
+
+
+def skillpoints_weekly(filters):
+    from referrals.models import LedgerEntry
+
+    Kind = LedgerEntry.Kind
+    rows = (
+        LedgerEntry.objects.filter(created_at__gte=filters.start, created_at__lt=filters.end)
+        .annotate(week=TruncWeek("created_at"))
+        .values("week")
+        .annotate(
+            awarded=Coalesce(Sum("amount", filter=Q(kind=Kind.REFERRAL_AWARD)), 0),
+            redeemed=Coalesce(-Sum("amount", filter=Q(kind__in=[Kind.REDEMPTION, Kind.REFUND])), 0),
+        )
+        .order_by()
+    )
+    rows = list(rows)
+    chart = _weekly(
+        filters,
+        "SkillPoints awarded and redeemed per week",
+        [{**row, "series": "awarded", "n": row["awarded"]} for row in rows]
+        + [{**row, "series": "redeemed", "n": row["redeemed"]} for row in rows],
+        [("awarded", "Awarded"), ("redeemed", "Redeemed")],
+        group_key="series",
+    )
+    return chart
+
+
+def top_referrers(filters, limit=10):
+    from referrals.models import LedgerEntry
+
+    rows = list(
+        LedgerEntry.objects.filter(
+            created_at__gte=filters.start,
+            created_at__lt=filters.end,
+            kind=LedgerEntry.Kind.REFERRAL_AWARD,
+        )
+        .values("account__user__email")
+        .annotate(points=Sum("amount"), referrals=Count("id"))
+        .order_by("-points", "account__user__email")[:limit]
+    )
+    return Chart(
+        title="Top referrers by SkillPoints earned",
+        labels=[row["account__user__email"] for row in rows],
+        series=[
+            Series("Points", [row["points"] for row in rows]),
+            Series("People referred", [row["referrals"] for row in rows]),
+        ],
+    )
+
+
+def outbox_health(filters):
+    """Sent and failed per day in the range, and what waits right now."""
+    rows = (
+        Email.objects.filter(created_at__gte=filters.start, created_at__lt=filters.end)
+        .filter(status__in=[Email.Status.SENT, Email.Status.FAILED])
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    days = []
+    day = timezone.localtime(filters.start).date()
+    last = timezone.localtime(filters.end - timedelta(microseconds=1)).date()
+    while day <= last:
+        days.append(day)
+        day += timedelta(days=1)
+    index = {day: position for position, day in enumerate(days)}
+    values = {Email.Status.SENT: [0] * len(days), Email.Status.FAILED: [0] * len(days)}
+    for row in rows:
+        if row["day"] in index:
+            values[row["status"]][index[row["day"]]] += row["n"]
+    now_counts = Email.objects.aggregate(
+        pending=Count("id", filter=Q(status=Email.Status.PENDING)),
+        overdue=Count(
+            "id",
+            filter=Q(
+                status=Email.Status.PENDING, send_after__lt=timezone.now() - timedelta(minutes=10)
+            ),
+        ),
+        failed=Count("id", filter=Q(status=Email.Status.FAILED)),
+    )
+    chart = Chart(
+        title="E-mail outbox: sent and failed per day",
+        labels=[day.strftime("%-d %b") for day in days],
+        series=[
+            Series("Sent", values[Email.Status.SENT]),
+            Series("Failed", values[Email.Status.FAILED]),
+        ],
+    )
+    return chart, now_counts
