@@ -6,7 +6,7 @@ from django.urls import path, reverse
 
 from . import services
 from .forms import AdjustmentForm
-from .models import LedgerEntry, Redemption, ReferrerAccount, Referral, Reward
+from .models import LedgerEntry, Redemption, Referral, ReferrerAccount, Reward
 
 
 class ReadOnlyAdminMixin:

@@ -20,7 +20,7 @@ from django.utils import timezone
 from skilldacity.outbox.services import email_enqueue
 from skilldacity.signals import person_known
 
-from .models import KnownEmail, LedgerEntry, Redemption, ReferrerAccount, Referral, Reward
+from .models import KnownEmail, LedgerEntry, Redemption, Referral, ReferrerAccount, Reward
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read aloud
 CODE_LENGTH = 8
@@ -206,7 +206,10 @@ def account_signup(*, email, password, attribution=None, ip=None):
                     key=f"account-exists:{existing.pk}:{timezone.now():%Y%m%d%H}",
                     to=email,
                     template="account_exists",
-                    context={"login_path": reverse("login"), "reset_path": reverse("password_reset")},
+                    context={
+                        "login_path": reverse("login"),
+                        "reset_path": reverse("password_reset"),
+                    },
                 )
             else:
                 _enqueue_verification(existing, resend=True)

@@ -19,7 +19,7 @@ from skilldacity.spam import rate_limited
 
 from . import services
 from .forms import EmailAuthenticationForm, OutboxPasswordResetForm, RedeemForm, SignupForm
-from .models import LedgerEntry, Redemption, ReferrerAccount, Referral, Reward
+from .models import LedgerEntry, Redemption, Referral, ReferrerAccount, Reward
 
 HISTORY_PAGE_SIZE = 20
 REFERRALS_SHOWN = 50
@@ -114,7 +114,10 @@ def _share_links(url):
     text = quote(f"Join me on {settings.SITE_NAME}: {url}")
     encoded = quote(url, safe="")
     return [
-        ("E-mail", f"mailto:?subject={quote('Learn with me on ' + settings.SITE_NAME)}&body={text}"),
+        (
+            "E-mail",
+            f"mailto:?subject={quote('Learn with me on ' + settings.SITE_NAME)}&body={text}",
+        ),
         ("WhatsApp", f"https://wa.me/?text={text}"),
         ("LinkedIn", f"https://www.linkedin.com/sharing/share-offsite/?url={encoded}"),
         ("X", f"https://twitter.com/intent/tweet?text={text}"),
@@ -125,7 +128,9 @@ def _share_links(url):
 def dashboard(request):
     """The referrer's own page. Everything is looked up through request.user: no ids in the URL."""
     account = services.account_for_user(user=request.user)
-    referrals = list(account.referrals.only("email", "state", "created_at")[:REFERRALS_SHOWN])
+    referrals = list(
+        account.referrals.only("referrer_id", "email", "state", "created_at")[:REFERRALS_SHOWN]
+    )
     counts = account.referrals.aggregate(
         total=Count("id"),
         qualified=Count("id", filter=Q(state=Referral.State.QUALIFIED)),
