@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.db import DatabaseError, IntegrityError, connections, transaction
 
 from referrals import services
-from referrals.models import LedgerEntry, Redemption, ReferrerAccount, Referral
+from referrals.models import LedgerEntry, Redemption, Referral, ReferrerAccount
 from skilldacity.signals import person_known
 from tests.referrals.factories import AccountFactory, RewardFactory
 

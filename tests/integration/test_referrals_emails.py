@@ -1,4 +1,4 @@
-"""The referral journey's e-mails travel Redis -> a real Celery worker -> a real SMTP server, once."""
+"""The referral journey's e-mails go Redis -> a real Celery worker -> a real SMTP server, once."""
 
 import re
 import time
