@@ -214,9 +214,10 @@ class LedgerEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["-created_at", "-id"]
+        # The id is the ledger's true order (append-only); history pages walk this index by keyset.
+        ordering = ["-id"]
         verbose_name_plural = "ledger entries"
-        indexes = [models.Index(fields=["account", "-created_at", "-id"])]
+        indexes = [models.Index(fields=["account", "-id"], name="referrals_entry_history_idx")]
         constraints = [
             models.CheckConstraint(condition=~Q(amount=0), name="referrals_entry_amount_not_zero")
         ]

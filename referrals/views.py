@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
@@ -124,6 +123,19 @@ def _share_links(url):
     ]
 
 
+def _history_page(account, before):
+    """One page of ledger history by keyset (entries older than id `before`), never a COUNT:
+    a page costs the same with ten entries or a million."""
+    entries = LedgerEntry.objects.filter(account=account).only(
+        "amount", "kind", "note", "created_at"
+    )
+    if before and before.isdigit() and len(before) < 19:
+        entries = entries.filter(pk__lt=int(before))
+    rows = list(entries.order_by("-id")[: HISTORY_PAGE_SIZE + 1])
+    older_than = rows[HISTORY_PAGE_SIZE - 1].pk if len(rows) > HISTORY_PAGE_SIZE else None
+    return rows[:HISTORY_PAGE_SIZE], older_than
+
+
 @login_required
 def dashboard(request):
     """The referrer's own page. Everything is looked up through request.user: no ids in the URL."""
@@ -135,10 +147,7 @@ def dashboard(request):
         total=Count("id"),
         qualified=Count("id", filter=Q(state=Referral.State.QUALIFIED)),
     )
-    history = Paginator(
-        LedgerEntry.objects.filter(account=account).only("amount", "kind", "note", "created_at"),
-        HISTORY_PAGE_SIZE,
-    ).get_page(request.GET.get("page"))
+    history, older_than = _history_page(account, request.GET.get("before"))
     rewards = [
         (reward, RedeemForm(initial=RedeemForm.initial_for(reward)))
         for reward in Reward.objects.filter(active=True, points_cost__lte=account.balance).exclude(
@@ -155,6 +164,8 @@ def dashboard(request):
             "referrals": [(services.mask_email(r.email), r) for r in referrals],
             "counts": counts,
             "history": history,
+            "older_than": older_than,
+            "newest_page": "before" in request.GET,
             "rewards": rewards,
             "redemptions": redemptions,
             "link": link,

@@ -65,21 +65,30 @@ def test_fixed_number_of_queries_whatever_the_history(
 ):
     fill(referrer, entries=entries, referrals=referrals)
     RewardFactory(points_cost=5)
-    # session, user, account, referrals, referral counts, history count, history page, rewards,
-    # redemptions
-    with django_assert_num_queries(9):
+    # session, user, account, referrals, referral counts, history page, rewards, redemptions
+    with django_assert_num_queries(8):
         response = signed_in.get(reverse("referrals:dashboard"))
     assert response.status_code == 200
 
 
-def test_history_is_paginated(signed_in, referrer):
+def test_history_pages_walk_back_to_the_first_entry(signed_in, referrer):
     fill(referrer, entries=45, referrals=0)
-    first = signed_in.get(reverse("referrals:dashboard")).content.decode()
-    assert "entry 44" in first and "entry 24" not in first
-    assert "Page 1 of 3" in first
-    last = signed_in.get(reverse("referrals:dashboard"), {"page": "3"}).content.decode()
-    assert "entry 0" in last
-    assert signed_in.get(reverse("referrals:dashboard"), {"page": "x'; drop"}).status_code == 200
+    url = reverse("referrals:dashboard")
+    seen, page = [], signed_in.get(url)
+    while True:
+        seen += [entry.note for entry in page.context["history"]]
+        if not page.context["older_than"]:
+            break
+        page = signed_in.get(url, {"before": page.context["older_than"]})
+    assert seen == [f"entry {n}" for n in range(44, -1, -1)]
+    assert "Latest" in page.content.decode()
+
+
+@pytest.mark.parametrize("before", ["x'; drop", "-1", "9" * 40, ""])
+def test_odd_history_cursors_are_harmless(signed_in, referrer, before):
+    fill(referrer, entries=3, referrals=0)
+    response = signed_in.get(reverse("referrals:dashboard"), {"before": before})
+    assert response.status_code == 200
 
 
 def test_staff_without_an_account_get_one(client, admin_user):
