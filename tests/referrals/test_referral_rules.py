@@ -185,3 +185,25 @@ class TestStaffReview:
         referral.refresh_from_db()
         assert referral.state == Referral.State.QUALIFIED
         assert balance(referrer) == 0
+
+
+def test_a_failing_referral_never_rolls_back_the_senders_work(referrer, monkeypatch, caplog):
+    """Leads and newsletter send person_known inside their own transaction: a bug on our side
+    must not lose their lead or subscription."""
+    from django.db import transaction
+
+    from referrals import receivers
+
+    def broken(**kwargs):
+        Referral.objects.create(referrer=referrer, email="half@example.com")
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(receivers, "referral_record", broken)
+    with transaction.atomic():
+        KnownEmail.objects.create(
+            email="sender-row@example.com", first_source="lead", first_seen_at=timezone.now()
+        )
+        known("half@example.com")
+    assert KnownEmail.objects.filter(email="sender-row@example.com").exists()
+    assert not Referral.objects.exists()
+    assert "Could not record a referral" in caplog.text
