@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from skilldacity.outbox.services import email_enqueue
 from skilldacity.signals import person_known
@@ -170,8 +171,17 @@ def account_for_user(*, user):
         return account_create(user=user)
 
 
+def _password_fingerprint(user):
+    # Binds a link to the password chosen at that sign-up: a later sign-up for the same address
+    # (sets a new password) makes earlier links stale, so whoever verifies gets the latest one.
+    return salted_hmac(VERIFY_SALT, user.password).hexdigest()[:16]
+
+
 def verification_token(user):
-    return signing.dumps({"u": user.pk, "e": normalise_email(user.email)}, salt=VERIFY_SALT)
+    return signing.dumps(
+        {"u": user.pk, "e": normalise_email(user.email), "p": _password_fingerprint(user)},
+        salt=VERIFY_SALT,
+    )
 
 
 def verification_user(token):
@@ -181,8 +191,12 @@ def verification_user(token):
         data = signing.loads(token, salt=VERIFY_SALT, max_age=max_age)
     except signing.BadSignature:
         return None
+    if not isinstance(data, dict):
+        return None
     user = get_user_model().objects.filter(pk=data.get("u")).first()
     if user is None or normalise_email(user.email) != data.get("e"):
+        return None
+    if not constant_time_compare(_password_fingerprint(user), str(data.get("p", ""))):
         return None
     return user
 
@@ -212,6 +226,9 @@ def account_signup(*, email, password, attribution=None, ip=None):
                     },
                 )
             else:
+                # Not verified yet: the latest sign-up's password wins and earlier links go stale.
+                existing.set_password(password)
+                existing.save(update_fields=["password"])
                 _enqueue_verification(existing, resend=True)
             return None
         try:

@@ -86,6 +86,10 @@ def verify(request, token):
     user = services.verification_user(token)
     if user is None:
         return render(request, "registration/verify_invalid.html", status=400)
+    if ReferrerAccount.objects.filter(user=user, email_verified_at__isnull=False).exists():
+        # A used link must not sign anyone in again (forwarded mail, shared screenshots).
+        messages.info(request, "Your address is already verified. Please sign in.")
+        return redirect("login")
     if request.method == "POST":
         services.account_verify(user=user)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")

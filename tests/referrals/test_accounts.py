@@ -98,6 +98,7 @@ class TestSignup:
         client.post(reverse("referrals:signup"), signup_data())
         assert User.objects.count() == 1
         assert Email.objects.filter(template="account_verify").count() == 2
+        assert type(client)().login(username="new@example.com", password=PASSWORD) is False
 
     def test_rate_limited_after_many_signups(self, client):
         for n in range(10):
@@ -136,6 +137,31 @@ class TestVerification:
         response = client.post(verify_path_from_outbox("new@example.com"))
         assert response.status_code == 400
         assert not User.objects.get().is_active
+
+    def test_a_used_link_does_not_sign_in_again(self, client):
+        client.post(reverse("referrals:signup"), signup_data())
+        path = verify_path_from_outbox("new@example.com")
+        client.post(path)
+        stranger = type(client)()
+        response = stranger.post(path)
+        assert response.status_code == 302 and response.url == reverse("login")
+        assert "_auth_user_id" not in stranger.session
+
+    def test_a_later_signup_makes_earlier_links_stale_and_its_password_wins(self, client):
+        """Someone signing up with another person's address first must not end up holding the
+        password of the account that person verifies."""
+        client.post(
+            reverse("referrals:signup"),
+            signup_data(password1="squatter-pass-123", password2="squatter-pass-123"),
+        )
+        squatter_link = verify_path_from_outbox("new@example.com")
+        Email.objects.all().delete()
+        client.post(reverse("referrals:signup"), signup_data())
+        owner_link = verify_path_from_outbox("new@example.com")
+        assert type(client)().post(squatter_link).status_code == 400
+        assert type(client)().post(owner_link).status_code == 302
+        assert type(client)().login(username="new@example.com", password=PASSWORD)
+        assert not type(client)().login(username="new@example.com", password="squatter-pass-123")
 
     def test_token_for_a_changed_address_is_stale(self, client):
         client.post(reverse("referrals:signup"), signup_data())
