@@ -302,7 +302,9 @@ def _known_before(email, *, user, cutoff):
     """Did the site know this person before the referral? Accounts, earlier person_known events,
     and (when installed) other apps' rows with an `email` and `created_at` older than the cutoff."""
     User = get_user_model()
-    others = User.objects.filter(email__iexact=email)
+    # An account counts once verified (active) and older than the referral: the friend's own
+    # sign-up, still waiting for its verification link, does not make them "known".
+    others = User.objects.filter(email__iexact=email, is_active=True, date_joined__lt=cutoff)
     if user is not None:
         others = others.exclude(pk=user.pk)
     if others.exists():

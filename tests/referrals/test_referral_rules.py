@@ -112,6 +112,13 @@ def test_person_with_an_account_already_was_known(referrer):
     assert balance(referrer) == 0
 
 
+def test_friends_own_unverified_signup_does_not_make_them_known(referrer):
+    UserFactory(email="friend@example.com", is_active=False)
+    referral = known("friend@example.com", source="newsletter")
+    assert referral.state == Referral.State.QUALIFIED
+    assert balance(referrer) == 100
+
+
 def test_person_seen_before_the_referral_was_known(referrer):
     KnownEmail.objects.create(
         email="old@example.com",
