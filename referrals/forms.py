@@ -102,7 +102,7 @@ class RedeemForm(forms.Form):
     """One button per reward. The request key makes a double-click redeem once."""
 
     reward = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=2**31 - 1)
-    request_key = forms.CharField(widget=forms.HiddenInput, min_length=8, max_length=64)
+    request_key = forms.CharField(widget=forms.HiddenInput, min_length=8, max_length=40)
 
     @staticmethod
     def initial_for(reward):

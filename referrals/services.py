@@ -503,11 +503,13 @@ def reward_redeem(*, account_id, reward_id, request_key):
     Idempotent on `request_key` (sent with the form): a double-click redeems once.
     Raises InsufficientPoints or RewardUnavailable with a message for the referrer.
     """
+    # Keys are namespaced by account, so one referrer's key can never collide with another's.
+    request_key = f"{account_id}:{request_key}"[:64]
     with transaction.atomic():
         account = (
             ReferrerAccount.objects.select_for_update().select_related("user").get(pk=account_id)
         )
-        existing = Redemption.objects.filter(request_key=request_key, account=account).first()
+        existing = Redemption.objects.filter(request_key=request_key).first()
         if existing is not None:
             return existing
         reward = Reward.objects.filter(pk=reward_id, active=True).first()

@@ -164,6 +164,22 @@ class TestOwnerOnly:
         referrer.refresh_from_db()
         assert referrer.balance == 100
 
+    def test_reusing_another_referrers_request_key_redeems_for_yourself(
+        self, signed_in, referrer, reward
+    ):
+        other = AccountFactory()
+        theirs = open_redemption(other, reward)
+        fill(referrer, entries=10, referrals=0)
+        their_key = theirs.request_key.split(":", 1)[1]
+        response = signed_in.post(
+            reverse("referrals:redeem"), {"reward": reward.pk, "request_key": their_key}
+        )
+        assert response.status_code == 302
+        mine = Redemption.objects.exclude(pk=theirs.pk).get()
+        assert mine.account == referrer
+        theirs.refresh_from_db()
+        assert theirs.account == other
+
     def test_dashboard_ignores_other_ids_in_the_query(self, signed_in, referrer):
         other = AccountFactory(user__email="secret@example.com")
         fill(other, entries=2, referrals=1)
