@@ -9,6 +9,7 @@ REWARDS = [
     ("Security Awareness for Teams seat", "course", 1500, None, "One learner seat."),
     ("Wireless keyboard and mouse", "accessory", 400, 25, "A compact set for study on the go."),
     ("Tablet stylus", "accessory", 300, 40, "Works with iPad and Android tablets."),
+    ("USB-C charging cable", "accessory", 100, 100, "A braided 1 m cable for phones and tablets."),
     ("Chromebook for learning", "device", 3000, 5, "A 14-inch Chromebook set up for our courses."),
 ]
 

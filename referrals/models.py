@@ -1,4 +1,17 @@
+"""SkillPoints: referrer accounts, referrals, the points ledger, rewards and redemptions.
+
+Points are money-like. They move only by appending a `LedgerEntry` (services.ledger_post); the
+balance cached on `ReferrerAccount` is updated in the same transaction under a row lock, and the
+database refuses a negative balance. `manage.py audit_skillpoints` proves cache == sum of entries.
+"""
+
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
+
+
+class ImmutableEntryError(Exception):
+    """A ledger entry was asked to change or disappear. Corrections are reversing entries."""
 
 
 class Reward(models.Model):
@@ -22,3 +35,200 @@ class Reward(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.points_cost} points)"
+
+
+class ReferrerAccount(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="referrer_account"
+    )
+    code = models.CharField(
+        max_length=16,
+        unique=True,
+        help_text="The short referral code in the referrer's link (/r/CODE). Never reused.",
+    )
+    balance = models.IntegerField(
+        default=0,
+        editable=False,
+        help_text="Cached sum of this account's ledger entries. Changed only by ledger entries.",
+    )
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    signup_attribution = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Where the account holder came from when they signed up (kept until they "
+        "verify their e-mail, when a referral is recorded from it).",
+    )
+    signup_ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(balance__gte=0), name="referrals_account_balance_not_negative"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user.email or self.user.username} ({self.code})"
+
+
+class Referral(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        QUALIFIED = "qualified", "Qualified"
+        REVIEW = "review", "Under review"
+        REJECTED = "rejected", "Rejected"
+
+    referrer = models.ForeignKey(
+        ReferrerAccount, on_delete=models.PROTECT, related_name="referrals"
+    )
+    email = models.EmailField(
+        unique=True,
+        help_text="The referred person's address, lower-cased. One referral per person: the "
+        "first referrer keeps the credit.",
+    )
+    referred_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    source = models.CharField(max_length=20, help_text="lead, newsletter or account")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    review_reason = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Why the referral was held for review or rejected. Approving pays the points "
+        "once the friend's e-mail is confirmed; rejecting a paid one writes a reversal.",
+    )
+    email_confirmed_at = models.DateTimeField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    qualified_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["referrer", "-created_at"]),
+            models.Index(fields=["ip", "created_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.email} via {self.referrer.code} ({self.get_state_display()})"
+
+
+class KnownEmail(models.Model):
+    """Every address the site has heard of through `person_known`, with when it first did.
+
+    "Known before the referral" is answered from here without importing other apps' models.
+    """
+
+    email = models.EmailField(unique=True)
+    first_source = models.CharField(max_length=20)
+    first_seen_at = models.DateTimeField()
+
+    def __str__(self):
+        return self.email
+
+
+class Redemption(models.Model):
+    class State(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        FULFILLED = "fulfilled", "Fulfilled"
+        CANCELLED = "cancelled", "Cancelled"
+
+    account = models.ForeignKey(
+        ReferrerAccount, on_delete=models.PROTECT, related_name="redemptions"
+    )
+    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="redemptions")
+    points = models.PositiveIntegerField(help_text="The reward's cost when it was redeemed.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.REQUESTED)
+    request_key = models.CharField(
+        max_length=64,
+        unique=True,
+        help_text="Sent with the redeem form, so a double-clicked button redeems once.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    staff_note = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Shown to the referrer in the e-mail when the redemption is cancelled.",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.reward.name} for {self.account.code} ({self.get_state_display()})"
+
+
+class LedgerEntry(models.Model):
+    class Kind(models.TextChoices):
+        REFERRAL_AWARD = "award", "Referral award"
+        REDEMPTION = "redemption", "Redemption"
+        REFUND = "refund", "Refund"
+        REVERSAL = "reversal", "Reversal"
+        ADJUSTMENT = "adjustment", "Staff adjustment"
+
+    account = models.ForeignKey(ReferrerAccount, on_delete=models.PROTECT, related_name="entries")
+    amount = models.IntegerField(help_text="Points added (positive) or taken (negative).")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    idempotency_key = models.CharField(
+        max_length=120,
+        unique=True,
+        help_text="Names the event that caused the entry, so the same event never counts twice.",
+    )
+    referral = models.ForeignKey(
+        Referral, null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
+    )
+    redemption = models.ForeignKey(
+        Redemption, null=True, blank=True, on_delete=models.PROTECT, related_name="entries"
+    )
+    reverses = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversed_by",
+        help_text="The entry this one cancels out.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The staff member for adjustments and reviews; empty when the site did it.",
+    )
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # The id is the ledger's true order (append-only); history pages walk this index by keyset.
+        ordering = ["-id"]
+        verbose_name_plural = "ledger entries"
+        indexes = [models.Index(fields=["account", "-id"], name="referrals_entry_history_idx")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="referrals_entry_amount_not_zero")
+        ]
+
+    def __str__(self):
+        return f"{self.amount:+d} {self.get_kind_display()} ({self.idempotency_key})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableEntryError("Ledger entries cannot be edited; post a reversal.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableEntryError("Ledger entries cannot be deleted; post a reversal.")

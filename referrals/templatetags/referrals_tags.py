@@ -1,9 +1,11 @@
 from django import template
 
+from referrals.services import points_per_referral
+
 register = template.Library()
 
 
-@register.inclusion_tag("referrals/_blurb.html", takes_context=True)
-def referral_blurb(context):
-    """The SkillPoints referral call to action, on article pages and elsewhere."""
-    return {"request": context.get("request")}
+@register.inclusion_tag("referrals/_blurb.html")
+def referral_blurb():
+    """The SkillPoints call to action on article pages. Same for every visitor (page cache)."""
+    return {"points_per_referral": points_per_referral()}
