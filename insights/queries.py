@@ -157,7 +157,8 @@ def median_of(queryset, expression):
 
 
 def funnel(filters):
-    """Leads that reached each stage, conversion from the stage before, median time in stage."""
+    """Leads that reached each stage, conversion from the stage before, and the median time it
+    took to get there from the stage before (i.e. the time spent in the previous stage)."""
     leads = filters.leads()
     counts = leads.aggregate(
         new=Count("id"),
@@ -166,12 +167,15 @@ def funnel(filters):
         won=Count("id", filter=Q(status=Lead.Status.WON)),
     )
     stage_time = {
-        "new": (leads.filter(contacted_at__isnull=False), F("contacted_at") - F("created_at")),
         "contacted": (
+            leads.filter(contacted_at__isnull=False),
+            F("contacted_at") - F("created_at"),
+        ),
+        "quoted": (
             leads.filter(contacted_at__isnull=False, quoted_at__isnull=False),
             F("quoted_at") - F("contacted_at"),
         ),
-        "quoted": (
+        "won": (
             leads.filter(status=Lead.Status.WON, quoted_at__isnull=False),
             F("closed_at") - F("quoted_at"),
         ),

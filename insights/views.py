@@ -43,6 +43,7 @@ def dashboard(request):
     context = {
         **admin.site.each_context(request),
         "title": "Staff insights",
+        "is_nav_sidebar_enabled": False,
         "form": form,
         "charts": charts,
         "stages": stages,

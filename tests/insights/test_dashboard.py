@@ -43,9 +43,10 @@ def test_funnel_counts_conversions_and_medians_on_known_data(
     assert stages["contacted"]["rate"] == pytest.approx(0.6)
     assert stages["quoted"]["rate"] == pytest.approx(2 / 3)
     assert stages["won"]["rate"] == pytest.approx(0.5)
-    assert stages["new"]["median"] == timedelta(hours=4)
-    assert stages["contacted"]["median"] == timedelta(days=2)
+    assert stages["new"]["median"] is None
+    assert stages["contacted"]["median"] == timedelta(hours=4)
     assert stages["quoted"]["median"] == timedelta(days=2)
+    assert stages["won"]["median"] == timedelta(days=2)
     html = staff_client.get(URL).content.decode()
     assert "60%" in html and "4 h 0 min" in html
 
@@ -99,7 +100,12 @@ def test_newsletter_outbox_numbers(staff_client, frozen_today, db):
     )
     for n, status in enumerate(["sent", "sent", "failed"]):
         Email.objects.create(
-            key=f"k{n}", to="a@example.com", template="t", status=status, created_at=T0
+            key=f"k{n}",
+            to="a@example.com",
+            template="t",
+            status=status,
+            created_at=T0,
+            sent_at=T0 if status == "sent" else None,
         )
     context = staff_client.get(URL).context
     weekly = {s.name: sum(s.values) for s in context["charts"]["newsletter"].series}
@@ -143,3 +149,25 @@ def test_query_count_does_not_grow_with_the_data(
         )
     with django_assert_max_num_queries(len(small.captured_queries)):
         staff_client.get(URL)
+
+
+def test_skillpoints_awarded_redeemed_and_top_referrers(
+    staff_client, frozen_today, django_user_model
+):
+    from referrals.models import LedgerEntry
+    from referrals.services import account_create, ledger_post
+
+    award, redemption = LedgerEntry.Kind.REFERRAL_AWARD, LedgerEntry.Kind.REDEMPTION
+    ada = account_create(user=django_user_model.objects.create_user("ada", "ada@example.com"))
+    bob = account_create(user=django_user_model.objects.create_user("bob", "bob@example.com"))
+    for n in range(3):
+        ledger_post(account_id=ada.pk, amount=100, kind=award, key=f"a{n}")
+    ledger_post(account_id=bob.pk, amount=100, kind=award, key="b0")
+    ledger_post(account_id=ada.pk, amount=-250, kind=redemption, key="r0")
+    charts = staff_client.get(URL).context["charts"]
+    totals = {s.name: sum(s.values) for s in charts["skillpoints"].series}
+    assert totals == {"Awarded": 400, "Redeemed": 250}
+    assert charts["top-referrers"].rows() == [
+        ["ada@example.com", 300, 3],
+        ["bob@example.com", 100, 1],
+    ]
