@@ -1,0 +1,151 @@
+"""How the staff dashboard holds up as leads pile up: 10,000 leads against 1,000,000.
+
+Generates leads with PostgreSQL's generate_series in its own database (BENCH_DATABASE_URL, default
+skd_insights_bench), then renders the dashboard through Django's test client as a staff user:
+the default twelve-week range and a whole-year range. The speed is reported as a ratio against
+the same page with 10,000 leads, measured in the same run (the machine is shared and noisy).
+
+    .venv/bin/python bench/insights_dashboard.py [--leads 1000000] [--repeat 5]
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from referrals_common import setup_django  # noqa: E402
+
+os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/skd_insights_bench")
+
+
+def generate_leads(total, progress=True):
+    """Bring the table to `total` generated leads spread over two years, in SQL batches."""
+    from django.db import connection
+
+    from articles.models import Article
+    from leads.models import Lead
+
+    article_ids = list(Article.objects.values_list("pk", flat=True)[:5]) or [None]
+    existing = Lead.objects.count()
+    columns, expressions = [], []
+    special = {
+        "kind": "CASE WHEN g % 3 = 0 THEN 'quote' ELSE 'callback' END",
+        "status": "CASE WHEN g % 10 = 0 THEN 'won' WHEN g % 10 = 1 THEN 'lost' "
+        "WHEN g % 10 IN (2, 3) THEN 'quoted' WHEN g % 10 IN (4, 5, 6) THEN 'contacted' "
+        "ELSE 'new' END",
+        "name": "'Generated visitor'",
+        "email": "'visitor' || g || '@example.com'",
+        "consent_text": "'I agree'",
+        "dedupe_hash": "md5(g::text)",
+        "created_at": "now() - (g % 730) * interval '1 day' - (g % 1440) * interval '1 minute'",
+        "contact_due_at": "now() - (g % 730) * interval '1 day' + interval '1 day'",
+        "contacted_at": "CASE WHEN g % 10 <= 6 THEN now() - (g % 730) * interval '1 day' "
+        "+ (g % 48) * interval '1 hour' END",
+        "quoted_at": "CASE WHEN g % 10 <= 3 THEN now() - (g % 730) * interval '1 day' "
+        "+ (g % 9 + 2) * interval '1 day' END",
+        "closed_at": "CASE WHEN g % 10 <= 1 THEN now() - (g % 730) * interval '1 day' "
+        "+ (g % 20 + 10) * interval '1 day' END",
+        "utm_source": "CASE WHEN g % 7 = 0 THEN 'linkedin' ELSE '' END",
+        "referral_code": "CASE WHEN g % 11 = 0 THEN 'REF' || (g % 50) ELSE '' END",
+        "article_id": "(ARRAY[{}])[g % {} + 1]".format(
+            ",".join(str(pk) if pk else "NULL" for pk in article_ids), len(article_ids)
+        )
+        + ("::bigint" if article_ids != [None] else ""),
+    }
+    for field in Lead._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(field.column)
+        if field.column in special:
+            expressions.append(special[field.column])
+        elif field.null:
+            expressions.append("NULL")
+        elif field.get_internal_type() in ("CharField", "TextField", "EmailField"):
+            expressions.append("''")
+        else:
+            raise SystemExit(f"bench: no generated value for Lead.{field.name}")
+    batch = 100_000
+    with connection.cursor() as cursor:
+        for low in range(existing + 1, total + 1, batch):
+            high = min(low + batch - 1, total)
+            cursor.execute(
+                f"INSERT INTO {Lead._meta.db_table} ({', '.join(columns)}) "  # noqa: S608
+                # %% : the expressions use SQL's modulo, and psycopg2 reads % as a placeholder.
+                f"SELECT {', '.join(expressions).replace('%', '%%')} "
+                "FROM generate_series(%s, %s) AS g",
+                [low, high],
+            )
+            if progress:
+                print(f"\r  leads: {high:,}/{total:,}", end="", flush=True)
+        cursor.execute(f"ANALYZE {Lead._meta.db_table}")
+    if progress and total > existing:
+        print()
+
+
+def render(client, params, repeat):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    timings = []
+    for _ in range(repeat):
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            response = client.get("/admin/insights/", params)
+            timings.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.status_code
+    return statistics.median(timings), len(queries.captured_queries)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--baseline", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    setup_django()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.test import Client
+    from django.utils import timezone
+
+    from leads.models import Lead
+
+    settings.ALLOWED_HOSTS = ["testserver"]
+    call_command("seed_demo", verbosity=0)
+    Lead.objects.filter(email__startswith="visitor").delete()
+    staff, _ = get_user_model().objects.get_or_create(username="bench-staff", is_staff=True)
+    client = Client()
+    client.force_login(staff)
+    year = {
+        "start": (timezone.localdate() - timezone.timedelta(days=365)).isoformat(),
+        "end": timezone.localdate().isoformat(),
+    }
+    results = {}
+    for size in (args.baseline, args.leads):
+        print(f"generating {size:,} leads")
+        started = time.perf_counter()
+        generate_leads(size)
+        print(f"  generated in {time.perf_counter() - started:.1f} s")
+        render(client, {}, 1)  # warm caches and plans
+        results[size] = {
+            "12 weeks": render(client, {}, args.repeat),
+            "1 year": render(client, year, args.repeat),
+        }
+    print()
+    print(f"{'range':<10} {'leads':>10} {'median ms':>10} {'queries':>8} {'ratio':>7}")
+    for name in ("12 weeks", "1 year"):
+        base_time = results[args.baseline][name][0]
+        for size in (args.baseline, args.leads):
+            seconds, queries = results[size][name]
+            print(
+                f"{name:<10} {size:>10,} {seconds * 1000:>10.0f} {queries:>8} "
+                f"{seconds / base_time:>6.1f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()
