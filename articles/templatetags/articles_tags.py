@@ -1,0 +1,63 @@
+import json
+
+from django import template
+from django.db.models import Count, Q
+from django.utils.safestring import mark_safe
+
+from articles import metadata
+from articles.models import Article
+
+register = template.Library()
+
+# As django.utils.html.json_script: nothing in the data can close the <script> element.
+_JSON_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
+
+
+@register.simple_tag
+def article_structured_data(article):
+    data = json.dumps(metadata.structured_data(article), ensure_ascii=False)
+    return mark_safe(  # noqa: S308 - escaped for a script element above
+        '<script type="application/ld+json">' + data.translate(_JSON_SCRIPT_ESCAPES) + "</script>"
+    )
+
+
+@register.simple_tag
+def article_social_tags(article):
+    return metadata.social_tags(article)
+
+
+@register.simple_tag
+def article_share_links(article):
+    return metadata.share_links(article)
+
+
+@register.simple_tag
+def article_canonical_url(article):
+    return metadata.canonical_url(article)
+
+
+@register.inclusion_tag("articles/_article_links.html")
+def recent_articles(exclude=None, limit=5):
+    """The newest live articles, without the one being read."""
+    articles = Article.objects.published().only("title", "slug", "published_at")
+    if exclude is not None:
+        articles = articles.exclude(pk=exclude.pk)
+    return {"articles": articles[:limit], "heading": "Recent Articles", "slot": "recent"}
+
+
+@register.inclusion_tag("articles/_article_links.html")
+def related_articles(article, limit=3):
+    """Live articles sharing the most tags with this one, then its category, newest first."""
+    tag_ids = [tag.pk for tag in article.tags.all()]
+    shares = Q(tags__in=tag_ids) if tag_ids else Q(pk__in=[])
+    if article.category_id:
+        shares |= Q(category_id=article.category_id)
+    related = (
+        Article.objects.published()
+        .exclude(pk=article.pk)
+        .filter(shares)
+        .annotate(shared_tags=Count("tags", filter=Q(tags__in=tag_ids), distinct=True))
+        .only("title", "slug", "published_at")
+        .order_by("-shared_tags", "-published_at", "-id")
+    )
+    return {"articles": related[:limit], "heading": "Related articles", "slot": "related"}

@@ -1,0 +1,141 @@
+"""A public page cache for anonymous readers.
+
+Cached pages contain forms, and forms carry a per-visitor CSRF token. The rendered HTML is stored
+with every token replaced by a placeholder; when the page is served, the placeholder becomes a
+fresh token for the current visitor (`get_token` also makes CsrfViewMiddleware send the cookie).
+
+Served from cache only to anonymous visitors without pending flash messages; signed-in users and
+staff always get a freshly rendered page. Everything cached belongs to one "generation": any change
+to the content (see `invalidate`) starts a new one, and a generation never outlives the next
+scheduled publication, so a scheduled article appears on time. Lifetimes stay far below the 24 hours
+a form's signed timestamp is valid.
+
+Settings: PAGE_CACHE_SECONDS (default 600; 0 turns the cache off).
+"""
+
+import hashlib
+import re
+import time
+import uuid
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.messages import get_messages
+from django.core.cache import cache
+from django.http import HttpResponse
+from django.middleware.csrf import get_token
+from django.utils.cache import patch_vary_headers
+
+GENERATION_KEY = "pagecache:generation"
+CSRF_PLACEHOLDER = "__PAGECACHE_CSRF_TOKEN__"
+_CSRF_INPUT = re.compile(rb'(name="csrfmiddlewaretoken" value=")[^"]*(")')
+# Never hand a reader a page older than this, whatever the settings say (forms expire at 24 h).
+MAX_SECONDS = 3600
+
+
+def cache_seconds():
+    return min(int(getattr(settings, "PAGE_CACHE_SECONDS", 600)), MAX_SECONDS)
+
+
+def _next_publication_timestamp():
+    """When the next scheduled article goes live (None if none): the generation ends then."""
+    from articles.models import Article
+
+    first = (
+        Article.objects.scheduled()
+        .order_by("published_at")
+        .values_list("published_at", flat=True)[:1]
+    )
+    return first[0].timestamp() if first else None
+
+
+def current_generation():
+    """(generation id, seconds it has left), starting a new generation when there is none."""
+    state = cache.get(GENERATION_KEY)
+    now = time.time()
+    if state is None or (state[1] is not None and state[1] <= now):
+        next_publication = _next_publication_timestamp()
+        state = (uuid.uuid4().hex, next_publication)
+        lifetime = cache_seconds()
+        if next_publication is not None:
+            lifetime = min(lifetime, max(1, int(next_publication - now)))
+        cache.set(GENERATION_KEY, state, lifetime)
+    expires = state[1]
+    remaining = cache_seconds() if expires is None else min(cache_seconds(), int(expires - now))
+    return state[0], max(remaining, 0)
+
+
+def invalidate():
+    """Forget every cached page (call after the change has committed)."""
+    cache.delete(GENERATION_KEY)
+
+
+def _cacheable_request(request):
+    if request.method not in ("GET", "HEAD") or cache_seconds() <= 0:
+        return False
+    if request.user.is_authenticated:
+        return False
+    # len() looks at pending messages without marking them read.
+    return len(get_messages(request)) == 0
+
+
+def _page_key(generation, request):
+    path = hashlib.sha256(request.get_full_path().encode()).hexdigest()
+    return f"pagecache:page:{generation}:{path}"
+
+
+def _serve(entry, request):
+    content = entry["content"].replace(CSRF_PLACEHOLDER.encode(), get_token(request).encode())
+    response = HttpResponse(content, content_type=entry["content_type"])
+    for header, value in entry["headers"]:
+        response[header] = value
+    response["X-Page-Cache"] = "hit"
+    return response
+
+
+def cache_public_page(view):
+    """Decorate a view whose anonymous GET response is the same for every visitor."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not _cacheable_request(request):
+            return view(request, *args, **kwargs)
+        generation, remaining = current_generation()
+        key = _page_key(generation, request)
+        entry = cache.get(key)
+        if entry is not None:
+            response = _serve(entry, request)
+        else:
+            response = view(request, *args, **kwargs)
+            if hasattr(response, "render") and callable(response.render):
+                response = response.render()
+            if (
+                response.status_code == 200
+                and not response.streaming
+                and not response.cookies
+                and remaining > 0
+                and "no-cache" not in response.get("Cache-Control", "")
+            ):
+                content = _CSRF_INPUT.sub(
+                    rb"\g<1>" + CSRF_PLACEHOLDER.encode() + rb"\g<2>", response.content
+                )
+                headers = [
+                    (name, value)
+                    for name, value in response.items()
+                    if name.lower() in {"last-modified", "content-language", "link", "x-robots-tag"}
+                ]
+                cache.set(
+                    key,
+                    {
+                        "content": content,
+                        "content_type": response["Content-Type"],
+                        "headers": headers,
+                    },
+                    remaining,
+                )
+            response["X-Page-Cache"] = "miss"
+        # The page differs for signed-in visitors, so shared caches must not mix them up.
+        patch_vary_headers(response, ["Cookie"])
+        return response
+
+    return wrapper
