@@ -45,7 +45,13 @@ class ArticleAdmin(admin.ModelAdmin):
     date_hierarchy = "published_at"
     prepopulated_fields = {"slug": ["title"]}
     autocomplete_fields = ["tags", "author", "category"]
-    readonly_fields = ["preview_link", "body_preview", "reading_minutes", "created_at", "updated_at"]
+    readonly_fields = [
+        "preview_link",
+        "body_preview",
+        "reading_minutes",
+        "created_at",
+        "updated_at",
+    ]
     actions = ["publish_selected", "unpublish_selected"]
     inlines = [PreviousSlugInline]
     save_on_top = True

@@ -217,9 +217,11 @@ class Article(models.Model):
     @property
     def shows_updated(self):
         """Readers see "Updated" only for a change made well after publication."""
-        return bool(
-            self.published_at and (self.updated_at - self.published_at).total_seconds() > 86400
-        )
+        if not self.published_at or not self.updated_at:
+            return False
+        # Back-dated articles are created after their publication date: count from creation.
+        went_live = max(self.published_at, self.created_at or self.published_at)
+        return (self.updated_at - went_live).total_seconds() > 86400
 
     @property
     def meta_description(self):
