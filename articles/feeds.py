@@ -8,6 +8,7 @@ from django.utils.feedgenerator import Atom1Feed
 
 from skilldacity.pagecache import cache_public_page
 
+from .metadata import absolute
 from .models import Article, Category
 
 FEED_SIZE = 20
@@ -23,10 +24,14 @@ class LatestArticlesFeed(CachedFeed):
     description = "Careers, skills and technology: the latest from Skilldacity."
 
     def link(self):
-        return reverse("articles:list")
+        return absolute(reverse("articles:list"))
 
     def feed_url(self):
-        return reverse("articles:feed_rss")
+        return absolute(reverse("articles:feed_rss"))
+
+    def item_link(self, item):
+        # Canonical addresses, whatever host the feed reader used.
+        return absolute(item.get_absolute_url())
 
     def articles(self):
         return Article.objects.published().for_listing().prefetch_related("tags")
@@ -59,7 +64,7 @@ class LatestArticlesAtomFeed(LatestArticlesFeed):
     subtitle = LatestArticlesFeed.description
 
     def feed_url(self):
-        return reverse("articles:feed_atom")
+        return absolute(reverse("articles:feed_atom"))
 
 
 class CategoryFeed(LatestArticlesFeed):
@@ -73,10 +78,10 @@ class CategoryFeed(LatestArticlesFeed):
         return category.description or f"The latest {category.name} articles from Skilldacity."
 
     def link(self, category):
-        return category.get_absolute_url()
+        return absolute(category.get_absolute_url())
 
     def feed_url(self, category):
-        return reverse("articles:category_feed_rss", kwargs={"slug": category.slug})
+        return absolute(reverse("articles:category_feed_rss", kwargs={"slug": category.slug}))
 
     def items(self, category):
         return self.articles().filter(category=category)[:FEED_SIZE]
@@ -89,4 +94,4 @@ class CategoryAtomFeed(CategoryFeed):
         return self.description(category)
 
     def feed_url(self, category):
-        return reverse("articles:category_feed_atom", kwargs={"slug": category.slug})
+        return absolute(reverse("articles:category_feed_atom", kwargs={"slug": category.slug}))

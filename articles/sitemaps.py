@@ -1,11 +1,12 @@
-from django.contrib.sitemaps import Sitemap
 from django.db.models import Max, Q
 from django.utils import timezone
+
+from skilldacity.sitemaps import CanonicalSitemap
 
 from .models import Article, Category
 
 
-class ArticleSitemap(Sitemap):
+class ArticleSitemap(CanonicalSitemap):
     changefreq = "weekly"
     priority = 0.8
     limit = 5000
@@ -25,7 +26,7 @@ class ArticleSitemap(Sitemap):
         return Article.objects.published().aggregate(latest=Max("updated_at"))["latest"]
 
 
-class CategorySitemap(Sitemap):
+class CategorySitemap(CanonicalSitemap):
     changefreq = "weekly"
     priority = 0.6
 

@@ -133,7 +133,7 @@ def cache_public_page(view):
                     },
                     remaining,
                 )
-            response["X-Page-Cache"] = "miss"
+                response["X-Page-Cache"] = "miss"
         # The page differs for signed-in visitors, so shared caches must not mix them up.
         patch_vary_headers(response, ["Cookie"])
         return response
