@@ -87,11 +87,15 @@ def test_category_and_tag_filters(client):
     assert client.get("/news/tag/nope/").status_code == 404
 
 
-def test_search_finds_title_summary_and_body_and_keeps_the_query(client):
-    ArticleFactory(title="Kubernetes for beginners")
-    ArticleFactory(title="Other", summary="All about kubernetes clusters")
-    ArticleFactory(title="Third", body="Deep in the body: Kubernetes.")
-    ArticleFactory(title="Unrelated", body="Nothing here.")
+def test_search_finds_title_summary_and_body_and_keeps_the_query(
+    client, django_capture_on_commit_callbacks
+):
+    # On PostgreSQL the search document is written after commit.
+    with django_capture_on_commit_callbacks(execute=True):
+        ArticleFactory(title="Kubernetes for beginners")
+        ArticleFactory(title="Other", summary="All about kubernetes clusters")
+        ArticleFactory(title="Third", body="Deep in the body: Kubernetes.")
+        ArticleFactory(title="Unrelated", body="Nothing here.")
     html = html_of(client.get(LIST, {"q": "kubernetes"}))
     assert html.count('class="article-card') == 3 and "Unrelated" not in html
     assert "3 articles matching “kubernetes”" in html
@@ -106,8 +110,9 @@ def test_empty_search_says_so_helpfully(client):
     assert "browse all articles" in html
 
 
-def test_search_pagination_keeps_the_query(client):
-    make_articles(12, title="Python pieces")
+def test_search_pagination_keeps_the_query(client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        make_articles(12, title="Python pieces")
     html = html_of(client.get(LIST, {"q": "python"}))
     assert 'href="?q=python&amp;page=2"' in html
 
