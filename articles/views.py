@@ -53,7 +53,9 @@ def _detail_queryset():
 @require_safe
 @cache_public_page
 def article_detail(request, slug):
-    article = _detail_queryset().published().filter(slug=slug).first()
+    # No ORDER BY: with one it, PostgreSQL may walk the publication-date index instead of the
+    # slug's unique index.
+    article = next(iter(_detail_queryset().published().filter(slug=slug).order_by()[:1]), None)
     if article is None:
         moved = PreviousSlug.objects.filter(slug=slug).select_related("article").first()
         if moved is not None:

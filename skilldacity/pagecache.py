@@ -5,10 +5,10 @@ with every token replaced by a placeholder; when the page is served, the placeho
 fresh token for the current visitor (`get_token` also makes CsrfViewMiddleware send the cookie).
 
 Served from cache only to anonymous visitors without pending flash messages; signed-in users and
-staff always get a freshly rendered page. Everything cached belongs to one "generation": any change
-to the content (see `invalidate`) starts a new one, and a generation never outlives the next
-scheduled publication, so a scheduled article appears on time. Lifetimes stay far below the 24 hours
-a form's signed timestamp is valid.
+staff always get a freshly rendered page. Every cached page records the "generation" it belongs
+to: any change to the content (see `invalidate`) starts a new one, so older pages stop being
+served, and a generation never outlives the next scheduled publication, so a scheduled article
+appears on time. Lifetimes stay far below the 24 hours a form's signed timestamp is valid.
 
 Settings: PAGE_CACHE_SECONDS (default 600; 0 turns the cache off).
 """
@@ -49,20 +49,27 @@ def _next_publication_timestamp():
     return first[0].timestamp() if first else None
 
 
-def current_generation():
-    """(generation id, seconds it has left), starting a new generation when there is none."""
-    state = cache.get(GENERATION_KEY)
-    now = time.time()
+def _start_generation(now):
+    next_publication = _next_publication_timestamp()
+    state = (uuid.uuid4().hex, next_publication)
+    lifetime = cache_seconds()
+    if next_publication is not None:
+        lifetime = min(lifetime, max(1, int(next_publication - now)))
+    cache.set(GENERATION_KEY, state, lifetime)
+    return state
+
+
+def _generation(state, now):
+    """(generation id, seconds a page cached now may live), from the stored state if current."""
     if state is None or (state[1] is not None and state[1] <= now):
-        next_publication = _next_publication_timestamp()
-        state = (uuid.uuid4().hex, next_publication)
-        lifetime = cache_seconds()
-        if next_publication is not None:
-            lifetime = min(lifetime, max(1, int(next_publication - now)))
-        cache.set(GENERATION_KEY, state, lifetime)
+        state = _start_generation(now)
     expires = state[1]
     remaining = cache_seconds() if expires is None else min(cache_seconds(), int(expires - now))
     return state[0], max(remaining, 0)
+
+
+def current_generation():
+    return _generation(cache.get(GENERATION_KEY), time.time())
 
 
 def invalidate():
@@ -79,9 +86,9 @@ def _cacheable_request(request):
     return len(get_messages(request)) == 0
 
 
-def _page_key(generation, request):
+def _page_key(request):
     path = hashlib.sha256(request.get_full_path().encode()).hexdigest()
-    return f"pagecache:page:{generation}:{path}"
+    return f"pagecache:page:{path}"
 
 
 def _serve(entry, request):
@@ -100,10 +107,12 @@ def cache_public_page(view):
     def wrapper(request, *args, **kwargs):
         if not _cacheable_request(request):
             return view(request, *args, **kwargs)
-        generation, remaining = current_generation()
-        key = _page_key(generation, request)
-        entry = cache.get(key)
-        if entry is not None:
+        key = _page_key(request)
+        # One round trip to the cache for the generation and the page together.
+        found = cache.get_many([GENERATION_KEY, key])
+        generation, remaining = _generation(found.get(GENERATION_KEY), time.time())
+        entry = found.get(key)
+        if entry is not None and entry["generation"] == generation:
             response = _serve(entry, request)
         else:
             response = view(request, *args, **kwargs)
@@ -127,6 +136,7 @@ def cache_public_page(view):
                 cache.set(
                     key,
                     {
+                        "generation": generation,
                         "content": content,
                         "content_type": response["Content-Type"],
                         "headers": headers,

@@ -153,7 +153,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='article',
-            index=models.Index(fields=['status', '-published_at'], name='article_live_idx'),
+            index=models.Index(fields=['status', '-published_at', '-id'], name='article_live_idx'),
         ),
         migrations.AddField(
             model_name='previousslug',

@@ -1,7 +1,7 @@
 import json
 
 from django import template
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils.safestring import mark_safe
 
 from articles import metadata
@@ -46,17 +46,27 @@ def recent_articles(exclude=None, limit=5):
 
 
 @register.inclusion_tag("articles/_article_links.html")
-def related_articles(article, limit=3):
-    """Live articles sharing the most tags with this one, then its category, newest first."""
+def related_articles(article, limit=3, candidates=50):
+    """Live articles sharing the most tags with this one, else its category, newest first.
+
+    Ranking looks only at the newest `candidates` related articles, so the work stays the same
+    with 10 or 100,000 articles (an index scan on publication time stops early).
+    """
     tag_ids = [tag.pk for tag in article.tags.all()]
-    shares = Q(tags__in=tag_ids) if tag_ids else Q(pk__in=[])
-    if article.category_id:
-        shares |= Q(category_id=article.category_id)
-    related = (
+    shares_tag = Exists(
+        Article.tags.through.objects.filter(article_id=OuterRef("pk"), tag_id__in=tag_ids)
+    )
+    shares = shares_tag | Q(category_id=article.category_id) if article.category_id else shares_tag
+    newest_related = (
         Article.objects.published()
         .exclude(pk=article.pk)
         .filter(shares)
-        .annotate(shared_tags=Count("tags", filter=Q(tags__in=tag_ids), distinct=True))
+        .order_by("-published_at", "-id")
+        .values("pk")[:candidates]
+    )
+    related = (
+        Article.objects.filter(pk__in=newest_related)
+        .annotate(shared_tags=Count("tags", filter=Q(tags__in=tag_ids)))
         .only("title", "slug", "published_at")
         .order_by("-shared_tags", "-published_at", "-id")
     )
