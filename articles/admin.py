@@ -1,12 +1,20 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.urls import reverse
+from django.http import HttpResponse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
 
 from .models import Article, Author, Category, PreviousSlug, Tag
+from .rendering import render_body
 from .services import article_publish, article_unpublish
+
+# A preview request is rendered synchronously: bound the work one keystroke can ask for.
+PREVIEW_MAX_CHARS = 200_000
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -72,6 +80,23 @@ class ArticleAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ["css/articles-admin.css"]}
+        js = ["js/articles-admin.js"]
+
+    def get_urls(self):
+        preview = path(
+            "preview-body/",
+            self.admin_site.admin_view(self.preview_body_view),
+            name="articles_article_preview_body",
+        )
+        return [preview, *super().get_urls()]
+
+    @method_decorator(require_POST)
+    def preview_body_view(self, request):
+        """Markdown in, the sanitised HTML readers would get out (for the live preview)."""
+        if not (self.has_add_permission(request) or self.has_change_permission(request)):
+            raise PermissionDenied
+        body = request.POST.get("body", "")[:PREVIEW_MAX_CHARS]
+        return HttpResponse(render_body(body).html, content_type="text/html; charset=utf-8")
 
     @admin.display(description="state", ordering="status")
     def state_label(self, article):
@@ -87,12 +112,14 @@ class ArticleAdmin(admin.ModelAdmin):
             reverse("articles:preview", args=[article.pk]),
         )
 
-    @admin.display(description="rendered body (as of the last save)")
+    @admin.display(description="preview (updates as you type)")
     def body_preview(self, article):
-        if not article.pk:
-            return "Save to see the rendered body."
         # body_html is produced by articles.rendering, which sanitises it.
-        return mark_safe(f'<div class="article-body-preview">{article.body_html}</div>')  # noqa: S308
+        return format_html(
+            '<div class="article-body-preview" data-preview-url="{}" aria-live="polite">{}</div>',
+            reverse("admin:articles_article_preview_body"),
+            mark_safe(article.body_html),  # noqa: S308
+        )
 
     @admin.action(description="Publish selected articles", permissions=["change"])
     def publish_selected(self, request, queryset):

@@ -11,7 +11,7 @@ from .rendering import render_body
 class Category(models.Model):
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(
-        max_length=100, unique=True, help_text="Part of the address: /news/category/<slug>/."
+        max_length=100, unique=True, help_text="Part of the address: /news/category/your-slug/."
     )
     description = models.TextField(
         blank=True, help_text="Shown at the top of the category page and in its feed."
@@ -95,7 +95,7 @@ class Article(models.Model):
     slug = models.SlugField(
         max_length=200,
         unique=True,
-        help_text="Part of the address: /news/<slug>/. Changing it keeps the old address working "
+        help_text="Part of the address: /news/your-slug/. Changing it keeps the old address working "
         "(it redirects here).",
     )
     summary = models.TextField(

@@ -112,7 +112,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='article',
             name='slug',
-            field=models.SlugField(help_text='Part of the address: /news/<slug>/. Changing it keeps the old address working (it redirects here).', max_length=200, unique=True),
+            field=models.SlugField(help_text='Part of the address: /news/your-slug/. Changing it keeps the old address working (it redirects here).', max_length=200, unique=True),
         ),
         migrations.AlterField(
             model_name='article',
@@ -127,7 +127,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='category',
             name='slug',
-            field=models.SlugField(help_text='Part of the address: /news/category/<slug>/.', max_length=100, unique=True),
+            field=models.SlugField(help_text='Part of the address: /news/category/your-slug/.', max_length=100, unique=True),
         ),
         migrations.CreateModel(
             name='Author',

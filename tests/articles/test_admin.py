@@ -153,3 +153,17 @@ def test_other_admin_pages_load(admin_client, name):
     CategoryFactory(), TagFactory(), AuthorFactory()
     assert admin_client.get(reverse(f"admin:articles_{name}_changelist")).status_code == 200
     assert admin_client.get(reverse(f"admin:articles_{name}_add")).status_code == 200
+
+
+def test_live_preview_renders_sanitised_markdown_for_staff_only(admin_client, client):
+    url = reverse("admin:articles_article_preview_body")
+    response = admin_client.post(url, {"body": "## Hello\n\n<script>x()</script>**bold**"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<h2 id="hello">Hello</h2>' in html and "<strong>bold</strong>" in html
+    assert "<script" not in html
+    assert admin_client.get(url).status_code == 405
+    anonymous = client.post(url, {"body": "x"})
+    assert anonymous.status_code == 302 and "/admin/login/" in anonymous["Location"]
+    add_page = admin_client.get(ADD).content.decode()
+    assert f'data-preview-url="{url}"' in add_page and "js/articles-admin.js" in add_page

@@ -247,3 +247,16 @@ def test_staff_following_view_on_site_to_a_draft_land_on_its_preview(staff_clien
     response = staff_client.get(draft.get_absolute_url())
     assert response.status_code == 302
     assert response["Location"] == reverse("articles:preview", args=[draft.pk])
+
+
+def test_related_articles_prefer_shared_tags_then_category(client):
+    python, ml, cloud = TagFactory(), TagFactory(), TagFactory()
+    article = ArticleFactory(tags=[python, ml])
+    both = ArticleFactory(title="Shares both tags", tags=[python, ml], category=CategoryFactory())
+    one = ArticleFactory(title="Shares one tag", tags=[ml], category=CategoryFactory())
+    same_category = ArticleFactory(title="Same category only", category=article.category)
+    ArticleFactory(title="Nothing in common", tags=[cloud], category=CategoryFactory())
+    html = html_of(client.get(article.get_absolute_url()))
+    related = html.split('data-slot="related"')[1].split("</section>")[0]
+    assert related.index(both.title) < related.index(one.title) < related.index(same_category.title)
+    assert "Nothing in common" not in related and article.title not in related

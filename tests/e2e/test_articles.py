@@ -87,3 +87,29 @@ def test_no_console_errors_or_csp_violations_on_article_pages(live_server, page)
     page.get_by_role("button", name="Copy link").click()
     page.goto(live_server.url + "/news/?q=python")
     assert errors == []
+
+
+def test_staff_write_with_a_live_preview_and_see_states_in_the_list(live_server, page):
+    from django.contrib.auth import get_user_model
+
+    seed_articles()
+    ArticleFactory(title="Coming next week", published_at=timezone.now() + timedelta(days=7))
+    get_user_model().objects.create_superuser("editor", "editor@example.com", "pw-1234567890")
+    page.goto(live_server.url + "/admin/login/?next=/admin/articles/article/")
+    page.get_by_label("Username").fill("editor")
+    page.get_by_label("Password").fill("pw-1234567890")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#result_list")).to_contain_text("Scheduled")
+    page.screenshot(path=str(ARTIFACTS / "admin-articles.png"), full_page=True)
+
+    page.goto(live_server.url + "/admin/articles/article/add/")
+    page.get_by_label("Title:").press_sequentially("Ten questions to ask before a bootcamp")
+    expect(page.get_by_label("Slug:")).to_have_value("ten-questions-to-ask-before-a-bootcamp")
+    page.get_by_label("Body:").fill(
+        "## Cost\n\nWhat is **included**?\n\n<img src=x onerror=alert(1)>"
+    )
+    preview = page.locator(".article-body-preview")
+    expect(preview.locator("h2#cost")).to_have_text("Cost")
+    expect(preview.locator("strong")).to_have_text("included")
+    assert preview.locator("[onerror]").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "admin-article-add.png"), full_page=True)
