@@ -95,8 +95,8 @@ class Article(models.Model):
     slug = models.SlugField(
         max_length=200,
         unique=True,
-        help_text="Part of the address: /news/your-slug/. Changing it keeps the old address working "
-        "(it redirects here).",
+        help_text="Part of the address: /news/your-slug/. Changing it keeps the old address "
+        "working (it redirects here).",
     )
     summary = models.TextField(
         max_length=500,
