@@ -18,6 +18,7 @@ import re
 import time
 import uuid
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.messages import get_messages
@@ -29,6 +30,8 @@ from django.utils.cache import patch_vary_headers
 GENERATION_KEY = "pagecache:generation"
 CSRF_PLACEHOLDER = "__PAGECACHE_CSRF_TOKEN__"
 _CSRF_INPUT = re.compile(rb'(name="csrfmiddlewaretoken" value=")[^"]*(")')
+# Campaign and click identifiers: read by the attribution middleware, never by a page.
+IGNORED_PARAMS = {"ref", "fbclid", "gclid", "msclkid"}
 # Never hand a reader a page older than this, whatever the settings say (forms expire at 24 h).
 MAX_SECONDS = 3600
 
@@ -86,9 +89,21 @@ def _cacheable_request(request):
     return len(get_messages(request)) == 0
 
 
-def _page_key(request):
-    path = hashlib.sha256(request.get_full_path().encode()).hexdigest()
-    return f"pagecache:page:{path}"
+def _page_key(request, vary_on):
+    """The cache key, or None when the query string holds something the key does not cover.
+
+    Only the parameters a page depends on make up the key; tracking parameters are ignored
+    (the page is the same), and any other parameter (a search, a typo, a cache-buster) skips
+    the cache rather than filling it with one-off pages.
+    """
+    kept = []
+    for name, values in sorted(request.GET.lists()):
+        if name in vary_on:
+            kept += [(name, value) for value in values]
+        elif not (name in IGNORED_PARAMS or name.startswith("utm_")):
+            return None
+    identity = f"{request.path}?{urlencode(kept)}"
+    return f"pagecache:page:{hashlib.sha256(identity.encode()).hexdigest()}"
 
 
 def _serve(entry, request):
@@ -100,14 +115,19 @@ def _serve(entry, request):
     return response
 
 
-def cache_public_page(view):
-    """Decorate a view whose anonymous GET response is the same for every visitor."""
+def cache_public_page(view=None, *, vary_on=("page",)):
+    """Decorate a view whose anonymous GET response is the same for every visitor.
+
+    `vary_on` names the query parameters the page depends on (default: the page number).
+    """
+    if view is None:
+        return lambda view: cache_public_page(view, vary_on=vary_on)
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if not _cacheable_request(request):
+        key = _page_key(request, vary_on) if _cacheable_request(request) else None
+        if key is None:
             return view(request, *args, **kwargs)
-        key = _page_key(request)
         # One round trip to the cache for the generation and the page together.
         found = cache.get_many([GENERATION_KEY, key])
         generation, remaining = _generation(found.get(GENERATION_KEY), time.time())

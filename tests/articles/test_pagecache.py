@@ -159,3 +159,18 @@ def test_messages_are_not_consumed_by_the_cache_check(rf):
     request._messages.add(constants.INFO, "hello")
     assert pagecache._cacheable_request(request) is False
     assert [str(m) for m in get_messages(request)] == ["hello"]
+
+
+def test_tracking_parameters_share_the_page_and_other_parameters_skip_the_cache(client):
+    fetch(client, "/news/?page=1")
+    assert fetch(client, "/news/?page=1&utm_source=newsletter&fbclid=abc")["X-Page-Cache"] == "hit"
+    assert fetch(client, "/news/?page=2")["X-Page-Cache"] == "miss"
+    for url in ("/news/?q=python", "/news/?page=1&nonsense=1", "/news/?q=python"):
+        assert "X-Page-Cache" not in fetch(client, url)
+
+
+def test_sitemap_pages_are_cached_per_page(client):
+    ArticleFactory()
+    assert fetch(client, "/sitemap-articles.xml")["X-Page-Cache"] == "miss"
+    assert fetch(client, "/sitemap-articles.xml")["X-Page-Cache"] == "hit"
+    assert fetch(client, "/sitemap.xml")["X-Page-Cache"] == "miss"
