@@ -5,6 +5,9 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from articles.models import Article, PreviousSlug
 
@@ -167,3 +170,29 @@ def test_live_preview_renders_sanitised_markdown_for_staff_only(admin_client, cl
     assert anonymous.status_code == 302 and "/admin/login/" in anonymous["Location"]
     add_page = admin_client.get(ADD).content.decode()
     assert f'data-preview-url="{url}"' in add_page and "js/articles-admin.js" in add_page
+
+
+@hypothesis_settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    title=st.text(max_size=260),
+    slug=st.text(max_size=220),
+    body=st.text(max_size=3000),
+    summary=st.text(max_size=600),
+)
+def test_any_input_in_the_article_form_saves_or_shows_errors(
+    admin_client, title, slug, body, summary
+):
+    """Any Unicode, any size: the admin either saves or explains, never a server error."""
+    before = Article.objects.count()
+    data = article_form(title=title, slug=slug, body=body, summary=summary)
+    response = admin_client.post(ADD, data)
+    assert response.status_code in (200, 302)
+    if response.status_code == 200:
+        assert "Please correct the error" in response.content.decode()
+        assert Article.objects.count() == before
+    else:
+        assert Article.objects.count() == before + 1
