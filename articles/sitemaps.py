@@ -9,7 +9,8 @@ from .models import Article, Category
 class ArticleSitemap(CanonicalSitemap):
     changefreq = "weekly"
     priority = 0.8
-    limit = 5000
+    # Smaller pages keep each (uncached) sitemap request short; an index lists them all.
+    limit = 1000
 
     def items(self):
         return (

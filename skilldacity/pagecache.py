@@ -80,6 +80,25 @@ def invalidate():
     cache.delete(GENERATION_KEY)
 
 
+def cached_fragment(name, build):
+    """A piece of a page shared by every visitor (signed-in ones too), kept for one generation.
+
+    `build()` returns the rendered string; it runs only when the current generation has none.
+    """
+    if cache_seconds() <= 0:
+        return build()
+    key = f"pagecache:fragment:{name}"
+    found = cache.get_many([GENERATION_KEY, key])
+    generation, remaining = _generation(found.get(GENERATION_KEY), time.time())
+    entry = found.get(key)
+    if entry is not None and entry[0] == generation:
+        return entry[1]
+    value = build()
+    if remaining > 0:
+        cache.set(key, (generation, value), remaining)
+    return value
+
+
 def _cacheable_request(request):
     if request.method not in ("GET", "HEAD") or cache_seconds() <= 0:
         return False

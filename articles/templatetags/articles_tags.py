@@ -2,10 +2,12 @@ import json
 
 from django import template
 from django.db.models import Count, Exists, OuterRef, Q
+from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
 from articles import metadata
 from articles.models import Article
+from skilldacity.pagecache import cached_fragment
 
 register = template.Library()
 
@@ -36,16 +38,28 @@ def article_canonical_url(article):
     return metadata.canonical_url(article)
 
 
-@register.inclusion_tag("articles/_article_links.html")
+@register.simple_tag
+def article_sidebar(article):
+    """Related and recent articles: the same for every reader of this article until the content
+    changes, so rendered once per cache generation (they are most of an uncached page's work)."""
+
+    def build():
+        return render_to_string(
+            "articles/_sidebar_links.html",
+            {"related": related_articles(article), "recent": recent_articles(article)},
+        )
+
+    return mark_safe(cached_fragment(f"sidebar:{article.pk}", build))  # noqa: S308
+
+
 def recent_articles(exclude=None, limit=5):
     """The newest live articles, without the one being read."""
     articles = Article.objects.published().only("title", "slug", "published_at")
     if exclude is not None:
         articles = articles.exclude(pk=exclude.pk)
-    return {"articles": articles[:limit], "heading": "Recent Articles", "slot": "recent"}
+    return {"articles": list(articles[:limit]), "heading": "Recent Articles", "slot": "recent"}
 
 
-@register.inclusion_tag("articles/_article_links.html")
 def related_articles(article, limit=3, candidates=50):
     """Live articles sharing the most tags with this one, else its category, newest first.
 
@@ -70,4 +84,4 @@ def related_articles(article, limit=3, candidates=50):
         .only("title", "slug", "published_at")
         .order_by("-shared_tags", "-published_at", "-id")
     )
-    return {"articles": related[:limit], "heading": "Related articles", "slot": "related"}
+    return {"articles": list(related[:limit]), "heading": "Related articles", "slot": "related"}

@@ -6,8 +6,10 @@ from datetime import timedelta
 import pytest
 from django.contrib.messages import constants, get_messages
 from django.contrib.messages.storage.cookie import CookieStorage
+from django.db import connection
 from django.middleware.csrf import _unmask_cipher_token
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from articles.models import Article
@@ -174,3 +176,24 @@ def test_sitemap_pages_are_cached_per_page(client):
     assert fetch(client, "/sitemap-articles.xml")["X-Page-Cache"] == "miss"
     assert fetch(client, "/sitemap-articles.xml")["X-Page-Cache"] == "hit"
     assert fetch(client, "/sitemap.xml")["X-Page-Cache"] == "miss"
+
+
+def test_signed_in_readers_share_the_sidebar_until_content_changes():
+    """Fresh pages for signed-in readers still reuse the related/recent lists; publishing
+    something new refreshes them at once."""
+    article = ArticleFactory()
+    reader = Client()
+    reader.force_login(StaffFactory())
+    url = article.get_absolute_url()
+    pagecache.current_generation()
+    first = queries_to_fetch(reader, url)
+    second = queries_to_fetch(reader, url)
+    assert second == first - 2  # related and recent come from the cache
+    ArticleFactory(title="Just published", category=article.category)
+    assert "Just published" in fetch(reader, url).content.decode()
+
+
+def queries_to_fetch(client, url):
+    with CaptureQueriesContext(connection) as captured:
+        fetch(client, url)
+    return len(captured)
