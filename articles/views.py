@@ -9,6 +9,7 @@ from django.views.decorators.http import require_safe
 
 from skilldacity.pagecache import cache_public_page
 
+from .fragments import render_article_fragments
 from .models import Article, Category, PreviousSlug, Tag
 from .search import clean_query, search_articles
 
@@ -66,7 +67,7 @@ def article_detail(request, slug):
             if draft is not None:
                 return redirect("articles:preview", pk=draft.pk)
         raise Http404("No such article")
-    return render(request, "articles/article_detail.html", {"article": article, "preview": False})
+    return _render_article(request, article, preview=False)
 
 
 @never_cache
@@ -78,4 +79,13 @@ def article_preview(request, pk):
     if not _can_preview(request.user):
         raise Http404("No such article")
     article = get_object_or_404(_detail_queryset(), pk=pk)
-    return render(request, "articles/article_detail.html", {"article": article, "preview": True})
+    return _render_article(request, article, preview=True)
+
+
+def _render_article(request, article, *, preview):
+    context = {
+        "article": article,
+        "preview": preview,
+        "fragments": render_article_fragments(article, preview=preview),
+    }
+    return render(request, "articles/article_detail.html", context)

@@ -80,23 +80,28 @@ def invalidate():
     cache.delete(GENERATION_KEY)
 
 
-def cached_fragment(name, build):
-    """A piece of a page shared by every visitor (signed-in ones too), kept for one generation.
+def cached_fragments(builders):
+    """Pieces of a page shared by every visitor (signed-in ones too), kept for one generation.
 
-    `build()` returns the rendered string; it runs only when the current generation has none.
+    `builders` maps a fragment name to a function returning its rendered string; a function runs
+    only when the current generation has no copy. All are fetched in one cache round trip.
     """
     if cache_seconds() <= 0:
-        return build()
-    key = f"pagecache:fragment:{name}"
-    found = cache.get_many([GENERATION_KEY, key])
+        return {name: build() for name, build in builders.items()}
+    keys = {name: f"pagecache:fragment:{name}" for name in builders}
+    found = cache.get_many([GENERATION_KEY, *keys.values()])
     generation, remaining = _generation(found.get(GENERATION_KEY), time.time())
-    entry = found.get(key)
-    if entry is not None and entry[0] == generation:
-        return entry[1]
-    value = build()
-    if remaining > 0:
-        cache.set(key, (generation, value), remaining)
-    return value
+    fragments, fresh = {}, {}
+    for name, key in keys.items():
+        entry = found.get(key)
+        if entry is not None and entry[0] == generation:
+            fragments[name] = entry[1]
+        else:
+            fragments[name] = builders[name]()
+            fresh[key] = (generation, fragments[name])
+    if fresh and remaining > 0:
+        cache.set_many(fresh, remaining)
+    return fragments
 
 
 def _cacheable_request(request):
