@@ -5,7 +5,25 @@ from datetime import timedelta
 from django.utils import timezone
 from django.utils.text import slugify
 
-from .models import Article, Category, Tag
+from .models import Article, Author, Category, Tag
+from .rendering import render_body
+from .search import refresh_search_vectors
+from .signals import invalidate_public_pages
+
+AUTHORS = [
+    {
+        "name": "Priya Raman",
+        "job_title": "Head of Data & AI curriculum",
+        "bio": "Priya spent eight years shipping machine learning systems before designing "
+        "Skilldacity's Data & AI courses.",
+    },
+    {
+        "name": "Tom Okafor",
+        "job_title": "Careers adviser",
+        "bio": "Tom helps learners plan their move into tech, from the first course to the "
+        "first interview.",
+    },
+]
 
 CATEGORIES = {
     "Careers": "Roles, salaries and how to get there.",
@@ -143,6 +161,13 @@ def seed_articles(now=None):
         categories[name], _ = Category.objects.get_or_create(
             slug=slugify(name), defaults={"name": name, "description": description}
         )
+    authors = [
+        Author.objects.get_or_create(
+            slug=slugify(data["name"]),
+            defaults={key: data[key] for key in ("name", "job_title", "bio")},
+        )[0]
+        for data in AUTHORS
+    ]
     created = 0
     for index, data in enumerate(ARTICLES):
         article, was_created = Article.objects.get_or_create(
@@ -152,6 +177,7 @@ def seed_articles(now=None):
                 "summary": data["summary"],
                 "body": data["body"],
                 "category": categories[data["category"]],
+                "author": authors[index % len(authors)],
                 "status": Article.Status.PUBLISHED,
                 "published_at": now - timedelta(days=3 * index + 1),
             },
@@ -175,7 +201,10 @@ def seed_bulk_articles(count, *, progress=None, batch_size=1000, now=None):
     existing = set(
         Article.objects.filter(slug__startswith="bench-article-").values_list("slug", flat=True)
     )
+    tags = list(Tag.objects.values_list("pk", flat=True))
     body = ARTICLES[0]["body"]
+    # bulk_create skips save(), so the derived columns are filled in here, once.
+    rendered = render_body(body)
     created = 0
     batch = []
     for number in range(1, count + 1):
@@ -187,15 +216,26 @@ def seed_bulk_articles(count, *, progress=None, batch_size=1000, now=None):
                     slug=slug,
                     summary="A generated article used to measure the site with many articles.",
                     body=body,
+                    body_html=rendered.html,
+                    toc=rendered.toc,
+                    reading_minutes=rendered.reading_minutes,
                     category=categories[number % len(categories)],
                     status=Article.Status.PUBLISHED,
                     published_at=now - timedelta(minutes=number),
                 )
             )
         if len(batch) >= batch_size or (number == count and batch):
-            Article.objects.bulk_create(batch)
+            made = Article.objects.bulk_create(batch)
+            if tags:
+                Article.tags.through.objects.bulk_create(
+                    Article.tags.through(article_id=article.pk, tag_id=tags[article.pk % len(tags)])
+                    for article in made
+                )
             created += len(batch)
             batch = []
         if progress:
             progress(number, count)
+    refresh_search_vectors(Article.objects.filter(slug__startswith="bench-article-"))
+    # bulk_create sends no signals: tell the page cache directly.
+    invalidate_public_pages()
     return created

@@ -1,21 +1,91 @@
+from urllib.parse import urlencode
+
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 
-from .models import Article, Category
+from skilldacity.pagecache import cache_public_page
+
+from .fragments import render_article_fragments
+from .models import Article, Category, PreviousSlug, Tag
+from .search import clean_query, search_articles
+
+PAGE_SIZE = 10
 
 
-def article_list(request, slug=None):
-    articles = Article.objects.published().select_related("category", "author")
-    category = None
+@require_safe
+@cache_public_page
+def article_list(request, slug=None, tag_slug=None):
+    articles = Article.objects.published().for_listing()
+    category = tag = None
     if slug:
         category = get_object_or_404(Category, slug=slug)
         articles = articles.filter(category=category)
-    page = Paginator(articles, 10).get_page(request.GET.get("page"))
-    return render(request, "articles/article_list.html", {"page": page, "category": category})
+    if tag_slug:
+        tag = get_object_or_404(Tag, slug=tag_slug)
+        articles = articles.filter(tags=tag)
+    query = clean_query(request.GET.get("q"))
+    if query:
+        articles = search_articles(articles, query)
+    page = Paginator(articles, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2),
+        "query_prefix": f"{urlencode({'q': query})}&" if query else "",
+        "category": category,
+        "tag": tag,
+        "query": query,
+        "categories": Category.objects.all(),
+    }
+    return render(request, "articles/article_list.html", context)
 
 
+def _can_preview(user):
+    return user.is_active and user.is_staff and user.has_perm("articles.change_article")
+
+
+def _detail_queryset():
+    return Article.objects.select_related("category", "author").prefetch_related("tags")
+
+
+@require_safe
+@cache_public_page
 def article_detail(request, slug):
-    article = get_object_or_404(
-        Article.objects.published().select_related("category", "author"), slug=slug
-    )
-    return render(request, "articles/article_detail.html", {"article": article})
+    # No ORDER BY: with one it, PostgreSQL may walk the publication-date index instead of the
+    # slug's unique index.
+    article = next(iter(_detail_queryset().published().filter(slug=slug).order_by()[:1]), None)
+    if article is None:
+        moved = PreviousSlug.objects.filter(slug=slug).select_related("article").first()
+        if moved is not None:
+            return redirect(moved.article, permanent=True)
+        if _can_preview(request.user):
+            # Staff following "view on site" from the admin land on the preview of a draft.
+            draft = Article.objects.filter(slug=slug).only("pk").first()
+            if draft is not None:
+                return redirect("articles:preview", pk=draft.pk)
+        raise Http404("No such article")
+    return _render_article(request, article, preview=False)
+
+
+@never_cache
+@require_safe
+def article_preview(request, pk):
+    """Any article as it will look, for staff who may edit articles; a 404 for everyone else."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not _can_preview(request.user):
+        raise Http404("No such article")
+    article = get_object_or_404(_detail_queryset(), pk=pk)
+    return _render_article(request, article, preview=True)
+
+
+def _render_article(request, article, *, preview):
+    context = {
+        "article": article,
+        "preview": preview,
+        "fragments": render_article_fragments(article, preview=preview),
+    }
+    return render(request, "articles/article_detail.html", context)

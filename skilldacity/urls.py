@@ -1,12 +1,13 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.contrib.sitemaps.views import sitemap
+from django.contrib.sitemaps import views as sitemap_views
 from django.urls import include, path
 
 from articles.sitemaps import ArticleSitemap, CategorySitemap
 
 from . import views
+from .pagecache import cache_public_page
 from .sitemaps import StaticViewSitemap
 
 SITEMAPS = {
@@ -18,11 +19,18 @@ SITEMAPS = {
 urlpatterns = [
     path("", views.home, name="home"),
     path("robots.txt", views.robots_txt, name="robots_txt"),
+    # An index of per-section sitemaps, each paginated, so 10,000s of articles stay listed.
     path(
         "sitemap.xml",
-        sitemap,
+        cache_public_page(sitemap_views.index),
         {"sitemaps": SITEMAPS},
         name="sitemap",
+    ),
+    path(
+        "sitemap-<section>.xml",
+        cache_public_page(sitemap_views.sitemap, vary_on=("p",)),
+        {"sitemaps": SITEMAPS},
+        name="django.contrib.sitemaps.views.sitemap",
     ),
     path("favicon.ico", views.favicon),
     path("", include("skilldacity.health")),

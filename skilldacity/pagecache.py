@@ -1,0 +1,195 @@
+"""A public page cache for anonymous readers.
+
+Cached pages contain forms, and forms carry a per-visitor CSRF token. The rendered HTML is stored
+with every token replaced by a placeholder; when the page is served, the placeholder becomes a
+fresh token for the current visitor (`get_token` also makes CsrfViewMiddleware send the cookie).
+
+Served from cache only to anonymous visitors without pending flash messages; signed-in users and
+staff always get a freshly rendered page. Every cached page records the "generation" it belongs
+to: any change to the content (see `invalidate`) starts a new one, so older pages stop being
+served, and a generation never outlives the next scheduled publication, so a scheduled article
+appears on time. Lifetimes stay far below the 24 hours a form's signed timestamp is valid.
+
+Settings: PAGE_CACHE_SECONDS (default 600; 0 turns the cache off).
+"""
+
+import hashlib
+import re
+import time
+import uuid
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.messages import get_messages
+from django.core.cache import cache
+from django.http import HttpResponse
+from django.middleware.csrf import get_token
+from django.utils.cache import patch_vary_headers
+
+GENERATION_KEY = "pagecache:generation"
+CSRF_PLACEHOLDER = "__PAGECACHE_CSRF_TOKEN__"
+_CSRF_INPUT = re.compile(rb'(name="csrfmiddlewaretoken" value=")[^"]*(")')
+# Campaign and click identifiers: read by the attribution middleware, never by a page.
+IGNORED_PARAMS = {"ref", "fbclid", "gclid", "msclkid"}
+# Never hand a reader a page older than this, whatever the settings say (forms expire at 24 h).
+MAX_SECONDS = 3600
+
+
+def cache_seconds():
+    return min(int(getattr(settings, "PAGE_CACHE_SECONDS", 600)), MAX_SECONDS)
+
+
+def _next_publication_timestamp():
+    """When the next scheduled article goes live (None if none): the generation ends then."""
+    from articles.models import Article
+
+    first = (
+        Article.objects.scheduled()
+        .order_by("published_at")
+        .values_list("published_at", flat=True)[:1]
+    )
+    return first[0].timestamp() if first else None
+
+
+def _start_generation(now):
+    next_publication = _next_publication_timestamp()
+    state = (uuid.uuid4().hex, next_publication)
+    lifetime = cache_seconds()
+    if next_publication is not None:
+        lifetime = min(lifetime, max(1, int(next_publication - now)))
+    cache.set(GENERATION_KEY, state, lifetime)
+    return state
+
+
+def _generation(state, now):
+    """(generation id, seconds a page cached now may live), from the stored state if current."""
+    if state is None or (state[1] is not None and state[1] <= now):
+        state = _start_generation(now)
+    expires = state[1]
+    remaining = cache_seconds() if expires is None else min(cache_seconds(), int(expires - now))
+    return state[0], max(remaining, 0)
+
+
+def current_generation():
+    return _generation(cache.get(GENERATION_KEY), time.time())
+
+
+def invalidate():
+    """Forget every cached page (call after the change has committed)."""
+    cache.delete(GENERATION_KEY)
+
+
+def cached_fragments(builders):
+    """Pieces of a page shared by every visitor (signed-in ones too), kept for one generation.
+
+    `builders` maps a fragment name to a function returning its rendered string; a function runs
+    only when the current generation has no copy. All are fetched in one cache round trip.
+    """
+    if cache_seconds() <= 0:
+        return {name: build() for name, build in builders.items()}
+    keys = {name: f"pagecache:fragment:{name}" for name in builders}
+    found = cache.get_many([GENERATION_KEY, *keys.values()])
+    generation, remaining = _generation(found.get(GENERATION_KEY), time.time())
+    fragments, fresh = {}, {}
+    for name, key in keys.items():
+        entry = found.get(key)
+        if entry is not None and entry[0] == generation:
+            fragments[name] = entry[1]
+        else:
+            fragments[name] = builders[name]()
+            fresh[key] = (generation, fragments[name])
+    if fresh and remaining > 0:
+        cache.set_many(fresh, remaining)
+    return fragments
+
+
+def _cacheable_request(request):
+    if request.method not in ("GET", "HEAD") or cache_seconds() <= 0:
+        return False
+    if request.user.is_authenticated:
+        return False
+    # len() looks at pending messages without marking them read.
+    return len(get_messages(request)) == 0
+
+
+def _page_key(request, vary_on):
+    """The cache key, or None when the query string holds something the key does not cover.
+
+    Only the parameters a page depends on make up the key; tracking parameters are ignored
+    (the page is the same), and any other parameter (a search, a typo, a cache-buster) skips
+    the cache rather than filling it with one-off pages.
+    """
+    kept = []
+    for name, values in sorted(request.GET.lists()):
+        if name in vary_on:
+            kept += [(name, value) for value in values]
+        elif not (name in IGNORED_PARAMS or name.startswith("utm_")):
+            return None
+    identity = f"{request.path}?{urlencode(kept)}"
+    return f"pagecache:page:{hashlib.sha256(identity.encode()).hexdigest()}"
+
+
+def _serve(entry, request):
+    content = entry["content"].replace(CSRF_PLACEHOLDER.encode(), get_token(request).encode())
+    response = HttpResponse(content, content_type=entry["content_type"])
+    for header, value in entry["headers"]:
+        response[header] = value
+    response["X-Page-Cache"] = "hit"
+    return response
+
+
+def cache_public_page(view=None, *, vary_on=("page",)):
+    """Decorate a view whose anonymous GET response is the same for every visitor.
+
+    `vary_on` names the query parameters the page depends on (default: the page number).
+    """
+    if view is None:
+        return lambda view: cache_public_page(view, vary_on=vary_on)
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        key = _page_key(request, vary_on) if _cacheable_request(request) else None
+        if key is None:
+            return view(request, *args, **kwargs)
+        # One round trip to the cache for the generation and the page together.
+        found = cache.get_many([GENERATION_KEY, key])
+        generation, remaining = _generation(found.get(GENERATION_KEY), time.time())
+        entry = found.get(key)
+        if entry is not None and entry["generation"] == generation:
+            response = _serve(entry, request)
+        else:
+            response = view(request, *args, **kwargs)
+            if hasattr(response, "render") and callable(response.render):
+                response = response.render()
+            if (
+                response.status_code == 200
+                and not response.streaming
+                and not response.cookies
+                and remaining > 0
+                and "no-cache" not in response.get("Cache-Control", "")
+            ):
+                content = _CSRF_INPUT.sub(
+                    rb"\g<1>" + CSRF_PLACEHOLDER.encode() + rb"\g<2>", response.content
+                )
+                headers = [
+                    (name, value)
+                    for name, value in response.items()
+                    if name.lower() in {"last-modified", "content-language", "link", "x-robots-tag"}
+                ]
+                cache.set(
+                    key,
+                    {
+                        "generation": generation,
+                        "content": content,
+                        "content_type": response["Content-Type"],
+                        "headers": headers,
+                    },
+                    remaining,
+                )
+                response["X-Page-Cache"] = "miss"
+        # The page differs for signed-in visitors, so shared caches must not mix them up.
+        patch_vary_headers(response, ["Cookie"])
+        return response
+
+    return wrapper

@@ -1,0 +1,199 @@
+"""The public page cache: fast for anonymous readers, never stale, never wrong for anyone."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib.messages import constants, get_messages
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.db import connection
+from django.middleware.csrf import _unmask_cipher_token
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from articles.models import Article
+from articles.services import article_publish, article_unpublish
+from skilldacity import pagecache
+
+from .factories import ArticleFactory, StaffFactory, TagFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def fetch(client, url="/news/"):
+    response = client.get(url)
+    assert response.status_code == 200
+    return response
+
+
+def test_second_anonymous_request_is_served_from_cache_without_queries(
+    client, django_assert_num_queries
+):
+    article = ArticleFactory()
+    assert fetch(client, article.get_absolute_url())["X-Page-Cache"] == "miss"
+    with django_assert_num_queries(0):
+        response = fetch(Client(), article.get_absolute_url())
+    assert response["X-Page-Cache"] == "hit"
+    assert article.title in response.content.decode()
+
+
+def test_each_visitor_gets_their_own_valid_csrf_token_and_cookie(client):
+    article = ArticleFactory()
+    first = fetch(client, article.get_absolute_url())
+    visitor = Client(enforce_csrf_checks=True)
+    cached = fetch(visitor, article.get_absolute_url())
+    assert cached["X-Page-Cache"] == "hit"
+    html = cached.content.decode()
+    assert pagecache.CSRF_PLACEHOLDER not in html
+    tokens = set(TOKEN.findall(html))
+    assert tokens and tokens.isdisjoint(TOKEN.findall(first.content.decode()))
+    secret = cached.cookies["csrftoken"].value
+    assert all(_unmask_cipher_token(token) == secret for token in tokens)
+    # The served token passes Django's CSRF check (the newsletter form posts here); a stale
+    # token from someone else's page would not.
+    form = {"email": "a@example.com", "source": "article"}
+    forged = visitor.post("/newsletter/", {**form, "csrfmiddlewaretoken": "x" * 64})
+    assert forged.status_code == 403
+    posted = visitor.post("/newsletter/", {**form, "csrfmiddlewaretoken": tokens.pop()})
+    assert posted.status_code != 403
+
+
+def test_signed_in_users_and_staff_always_get_fresh_pages(client):
+    fetch(client)
+    staff = Client()
+    staff.force_login(StaffFactory())
+    assert "X-Page-Cache" not in fetch(staff)
+    assert "Sign out" in fetch(staff).content.decode()
+
+
+def test_pending_flash_messages_bypass_the_cache_and_are_shown(client, rf):
+    fetch(client)
+    fetch(client)
+    request = rf.get("/")
+    storage = CookieStorage(request)
+    storage.add(constants.SUCCESS, "Thanks, you are subscribed.")
+    response = client.get("/")  # any response to carry the cookie
+    storage.update(response)
+    client.cookies.update(response.cookies)
+    page = fetch(client)
+    assert "X-Page-Cache" not in page
+    assert "Thanks, you are subscribed." in page.content.decode()
+    assert "Thanks, you are subscribed." not in fetch(client).content.decode()
+
+
+def test_saving_an_article_shows_the_change_at_once(client):
+    article = ArticleFactory(title="Before")
+    fetch(client)
+    assert fetch(client)["X-Page-Cache"] == "hit"
+    article.title = "After"
+    article.save()
+    page = fetch(client)
+    assert page["X-Page-Cache"] == "miss" and "After" in page.content.decode()
+
+
+def test_publishing_unpublishing_and_tag_changes_invalidate(client):
+    draft = ArticleFactory(title="Fresh news", status=Article.Status.DRAFT)
+    fetch(client)
+    article_publish(articles=Article.objects.filter(pk=draft.pk))
+    assert "Fresh news" in fetch(client).content.decode()
+    article_unpublish(articles=Article.objects.filter(pk=draft.pk))
+    assert "Fresh news" not in fetch(client).content.decode()
+
+    live = ArticleFactory()
+    url = live.get_absolute_url()
+    fetch(client, url)
+    live.tags.add(TagFactory(name="Brand new tag"))
+    assert "Brand new tag" in fetch(client, url).content.decode()
+
+
+def test_scheduled_article_appears_on_time(client, monkeypatch):
+    """The cache generation ends when the next scheduled article goes live."""
+    ArticleFactory(title="Already out")
+    go_live = timezone.now() + timedelta(minutes=5)
+    ArticleFactory(title="Embargoed", published_at=go_live)
+    assert "Embargoed" not in fetch(client).content.decode()
+    generation, remaining = pagecache.current_generation()
+    assert 0 < remaining <= 300
+    assert fetch(client)["X-Page-Cache"] == "hit"
+
+    later = go_live + timedelta(seconds=1)
+    monkeypatch.setattr(pagecache.time, "time", later.timestamp)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    page = fetch(client)
+    assert page["X-Page-Cache"] == "miss" and "Embargoed" in page.content.decode()
+    assert pagecache.current_generation()[0] != generation
+
+
+def test_lifetime_stays_well_under_the_form_timestamp_validity(settings):
+    settings.PAGE_CACHE_SECONDS = 10 * 24 * 3600
+    assert pagecache.cache_seconds() <= 3600
+
+
+def test_cache_can_be_turned_off(client, settings):
+    settings.PAGE_CACHE_SECONDS = 0
+    fetch(client)
+    assert "X-Page-Cache" not in fetch(client)
+
+
+def test_errors_and_redirects_are_not_cached(client):
+    article = ArticleFactory(slug="old")
+    article.slug = "new"
+    article.save()
+    assert client.get("/news/old/")["Location"] == "/news/new/"
+    assert "X-Page-Cache" not in client.get("/news/old/")
+    assert client.get("/news/missing/").status_code == 404
+    ArticleFactory(slug="missing")
+    assert client.get("/news/missing/").status_code == 200
+
+
+def test_messages_are_not_consumed_by_the_cache_check(rf):
+    request = rf.get("/news/")
+    from django.contrib.auth.models import AnonymousUser
+    from django.contrib.messages.storage.fallback import FallbackStorage
+    from django.contrib.sessions.backends.signed_cookies import SessionStore
+
+    request.user = AnonymousUser()
+    request.session = SessionStore()
+    request._messages = FallbackStorage(request)
+    request._messages.add(constants.INFO, "hello")
+    assert pagecache._cacheable_request(request) is False
+    assert [str(m) for m in get_messages(request)] == ["hello"]
+
+
+def test_tracking_parameters_share_the_page_and_other_parameters_skip_the_cache(client):
+    fetch(client, "/news/?page=1")
+    assert fetch(client, "/news/?page=1&utm_source=newsletter&fbclid=abc")["X-Page-Cache"] == "hit"
+    assert fetch(client, "/news/?page=2")["X-Page-Cache"] == "miss"
+    for url in ("/news/?q=python", "/news/?page=1&nonsense=1", "/news/?q=python"):
+        assert "X-Page-Cache" not in fetch(client, url)
+
+
+def test_sitemap_pages_are_cached_per_page(client):
+    ArticleFactory()
+    assert fetch(client, "/sitemap-articles.xml")["X-Page-Cache"] == "miss"
+    assert fetch(client, "/sitemap-articles.xml")["X-Page-Cache"] == "hit"
+    assert fetch(client, "/sitemap.xml")["X-Page-Cache"] == "miss"
+
+
+def test_signed_in_readers_share_the_sidebar_until_content_changes():
+    """Fresh pages for signed-in readers still reuse the related/recent lists; publishing
+    something new refreshes them at once."""
+    article = ArticleFactory()
+    reader = Client()
+    reader.force_login(StaffFactory())
+    url = article.get_absolute_url()
+    pagecache.current_generation()
+    first = queries_to_fetch(reader, url)
+    second = queries_to_fetch(reader, url)
+    assert second == first - 2  # related and recent come from the cache
+    ArticleFactory(title="Just published", category=article.category)
+    assert "Just published" in fetch(reader, url).content.decode()
+
+
+def queries_to_fetch(client, url):
+    with CaptureQueriesContext(connection) as captured:
+        fetch(client, url)
+    return len(captured)
