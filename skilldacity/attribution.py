@@ -7,6 +7,7 @@ they create, so staff can answer "which articles and campaigns bring us customer
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils import timezone
 
 SESSION_KEY = "attribution"
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
@@ -67,9 +68,15 @@ class AttributionMiddleware:
                 "referrer": referrer,
                 "landing_path": _clean(request.get_full_path()),
                 "ref": ref,
+                **_ref_seen(ref),
             }
         elif ref and not stored.get("ref"):
-            request.session[SESSION_KEY] = {**stored, "ref": ref}
+            request.session[SESSION_KEY] = {**stored, "ref": ref, **_ref_seen(ref)}
+
+
+def _ref_seen(ref):
+    """When the referral code was first seen: the referral attribution window counts from it."""
+    return {"ref_seen_at": timezone.now().isoformat()} if ref else {}
 
 
 def get_attribution(request):
@@ -86,4 +93,5 @@ def set_referral_code(request, code):
     if not stored.get("ref"):
         stored.setdefault("landing_path", _clean(request.get_full_path()))
         stored["ref"] = _clean(code).strip().upper()[:32]
+        stored.update(_ref_seen(stored["ref"]))
         request.session[SESSION_KEY] = stored

@@ -260,6 +260,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.anonymise_expired_leads",
         "schedule": crontab(hour=3, minute=15),
     },
+    "referrals-audit": {
+        "task": "referrals.tasks.audit_skillpoints",
+        "schedule": crontab(hour=4, minute=0),
+    },
     "newsletter-resume-stalled-sends": {
         "task": "newsletter.tasks.resume_stalled_sends",
         "schedule": 120.0,
@@ -272,6 +276,8 @@ SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# A visitor who came through a referral link keeps the credit for the attribution window (30 days).
+SESSION_COOKIE_AGE = 30 * 24 * 3600
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

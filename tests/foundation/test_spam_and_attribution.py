@@ -139,3 +139,14 @@ def test_rate_limit_lets_requests_through_when_the_cache_is_down(settings, rf):
     }
     # Overriding CACHES resets the cache handlers (Django's setting_changed receiver).
     assert rate_limited(rf.post("/contact/"), group="t", rate="1/m") is False
+
+
+def test_referral_code_records_when_it_was_first_seen(session_request):
+    """The referral attribution window counts from the first visit through the link."""
+    request = session_request("/?ref=abc123")
+    kept = _run(request)
+    assert kept["ref"] == "ABC123"
+    first_seen = kept["ref_seen_at"]
+    later = session_request("/?ref=OTHER")
+    later.session = request.session
+    assert _run(later)["ref_seen_at"] == first_seen
