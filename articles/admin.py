@@ -9,6 +9,8 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from insights.queries import article_results
+
 from .models import Article, Author, Category, PreviousSlug, Tag
 from .rendering import render_body
 from .services import article_publish, article_unpublish
@@ -54,6 +56,7 @@ class ArticleAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["title"]}
     autocomplete_fields = ["tags", "author", "category"]
     readonly_fields = [
+        "business_results",
         "preview_link",
         "body_preview",
         "reading_minutes",
@@ -64,6 +67,14 @@ class ArticleAdmin(admin.ModelAdmin):
     inlines = [PreviousSlugInline]
     save_on_top = True
     fieldsets = [
+        (
+            "What this article brought in",
+            {
+                "fields": ["business_results"],
+                "description": "Views are not tracked; leads and sign-ups sent from this "
+                "article's own forms are. The staff dashboard has the whole picture.",
+            },
+        ),
         (None, {"fields": ["title", "slug", "summary", "category", "tags", "author"]}),
         ("Body", {"fields": ["body", "body_preview"]}),
         ("Hero image", {"fields": ["hero_image", "hero_image_alt"]}),
@@ -97,6 +108,27 @@ class ArticleAdmin(admin.ModelAdmin):
             raise PermissionDenied
         body = request.POST.get("body", "")[:PREVIEW_MAX_CHARS]
         return HttpResponse(render_body(body).html, content_type="text/html; charset=utf-8")
+
+    @admin.display(description="results")
+    def business_results(self, article):
+        if not article.pk:
+            return "Nothing yet: the article is not saved."
+        numbers = article_results(article.pk)
+        return format_html(
+            '<table class="article-results"><thead><tr><th scope="col">Leads</th>'
+            '<th scope="col">Quote requests</th><th scope="col">Won deals</th>'
+            '<th scope="col">Newsletter sign-ups (confirmed)</th></tr></thead>'
+            "<tbody><tr><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td></tr></tbody></table>"
+            '<p><a href="{}?{}">Leads from this article</a> · <a href="{}">Staff insights</a></p>',
+            numbers["leads"],
+            numbers["quotes"],
+            numbers["won"],
+            numbers["signups"],
+            numbers["confirmed"],
+            reverse("admin:leads_lead_changelist"),
+            f"article__id__exact={article.pk}",
+            reverse("insights:dashboard"),
+        )
 
     @admin.display(description="state", ordering="status")
     def state_label(self, article):

@@ -362,3 +362,23 @@ def outbox_health(filters):
         ],
     )
     return chart, now_counts
+
+
+def article_results(article_id):
+    """What one article brought in: leads, quotes, won deals and newsletter sign-ups."""
+    results = (
+        Lead.objects.filter(article_id=article_id)
+        .exclude(status=Lead.Status.SPAM)
+        .aggregate(
+            leads=Count("id"),
+            quotes=Count("id", filter=Q(kind=Lead.Kind.QUOTE)),
+            won=Count("id", filter=Q(status=Lead.Status.WON)),
+        )
+    )
+    results.update(
+        Subscriber.objects.filter(article_id=article_id).aggregate(
+            signups=Count("id"),
+            confirmed=Count("id", filter=Q(confirmed_at__isnull=False)),
+        )
+    )
+    return results

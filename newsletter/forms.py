@@ -40,8 +40,9 @@ class SignupForm(SpamProtectedForm):
         error_messages={"required": "Please tick the box so we may e-mail you."},
     )
     source = forms.CharField(required=False, widget=forms.HiddenInput, max_length=20)
+    article = forms.CharField(required=False, widget=forms.HiddenInput, max_length=20)
 
-    def __init__(self, *args, source=Subscriber.Source.PAGE, **kwargs):
+    def __init__(self, *args, source=Subscriber.Source.PAGE, article=None, **kwargs):
         # Ids carry the source, so the footer form and the article form on one page never share
         # an id; names stay plain so one view reads either.
         if source not in EMBED_SOURCES:
@@ -49,6 +50,7 @@ class SignupForm(SpamProtectedForm):
         kwargs.setdefault("auto_id", f"nl-{source}-%s")
         super().__init__(*args, **kwargs)
         self.fields["source"].initial = source
+        self.fields["article"].initial = article.pk if article else ""
 
     def clean_email(self):
         email = self.cleaned_data["email"].strip()
@@ -63,6 +65,11 @@ class SignupForm(SpamProtectedForm):
     def clean_first_name(self):
         name = "".join(ch for ch in self.cleaned_data["first_name"] if ch.isprintable())
         return " ".join(name.split())
+
+    def clean_article(self):
+        # A reference for the staff insights only: a bad value is dropped, never an error.
+        value = self.cleaned_data.get("article", "")
+        return int(value) if value.isdigit() and len(value) < 12 else None
 
     def clean_source(self):
         source = self.cleaned_data.get("source")

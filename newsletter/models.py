@@ -41,6 +41,14 @@ class Subscriber(models.Model):
     attribution = models.JSONField(
         default=dict, blank=True, help_text="First-landing UTM parameters, referrer and ref code."
     )
+    article = models.ForeignKey(
+        "articles.Article",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="newsletter_signups",
+        help_text="The article whose sign-up form was used, if any.",
+    )
     token_nonce = models.CharField(
         max_length=32,
         help_text="Part of every signed link; changing it on re-subscription voids old links.",

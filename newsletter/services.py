@@ -23,6 +23,7 @@ from django.db.models import Case, Count, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
+from articles.models import Article
 from skilldacity.outbox.models import Email
 from skilldacity.outbox.services import email_cancel, email_enqueue
 from skilldacity.signals import person_known
@@ -97,7 +98,16 @@ def _queue_confirmation(subscriber, now):
     )
 
 
-def subscriber_signup(*, email, first_name, source, consent_text, ip, attribution, now=None):
+def _existing_article_id(article_id):
+    """The article a sign-up came from, if it still exists (the form's value is only a hint)."""
+    if not article_id:
+        return None
+    return Article.objects.filter(pk=article_id).values_list("pk", flat=True).first()
+
+
+def subscriber_signup(
+    *, email, first_name, source, consent_text, ip, attribution, article_id=None, now=None
+):
     """Record a sign-up and queue the confirmation e-mail. Returns the Subscriber.
 
     Signing up again never makes a second subscriber: a pending one gets the link again, a
@@ -122,6 +132,7 @@ def subscriber_signup(*, email, first_name, source, consent_text, ip, attributio
                         email=email,
                         first_name=first_name,
                         attribution=attribution or {},
+                        article_id=_existing_article_id(article_id),
                         token_nonce=new_nonce(),
                         created_at=now,
                         **consent,

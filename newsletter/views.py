@@ -34,6 +34,7 @@ def signup(request):
             consent_text=CONSENT_TEXT,
             ip=client_ip(request),
             attribution=get_attribution(request),
+            article_id=form.cleaned_data["article"],
         )
     return redirect("newsletter:check_inbox")
 

@@ -7,13 +7,17 @@ register = template.Library()
 
 
 @register.inclusion_tag("newsletter/_signup_form.html", takes_context=True)
-def newsletter_signup(context, source="footer"):
+def newsletter_signup(context, source="footer", article=None):
     """The sign-up form for the footer, article pages and the sign-up page.
 
     It renders the same for every visitor (public pages are cached), except the CSRF token,
     which the page cache substitutes when it serves the page.
     """
-    return {"form": SignupForm(source=source), "source": source, "request": context.get("request")}
+    return {
+        "form": SignupForm(source=source, article=article),
+        "source": source,
+        "request": context.get("request"),
+    }
 
 
 @register.simple_tag
