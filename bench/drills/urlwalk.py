@@ -43,7 +43,9 @@ class Route:
     def view_path(self):
         """Dotted path of the view function, for allow-lists that must not match by URL."""
         func = getattr(self.callback, "view_class", None) or self.callback
-        return f"{func.__module__}.{getattr(func, '__qualname__', func.__name__)}"
+        # Feed and sitemap views are instances, not functions: name them by their class.
+        name = getattr(func, "__qualname__", None) or type(func).__qualname__
+        return f"{func.__module__}.{name}"
 
 
 def _simplest_match(regex, condition=lambda text: True):

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.django_db
 
 def production_session_engine():
     """The session engine production uses when Redis is configured (REDIS_URL set)."""
-    return evaluate_settings(REDIS_URL="redis://127.0.0.1:6379/0")["SESSION_ENGINE"]
+    configured = evaluate_settings(REDIS_URL="redis://127.0.0.1:6379/0")
+    return configured.get("SESSION_ENGINE", "django.contrib.sessions.backends.db")
 
 
 def test_signed_in_visitor_gets_pages_while_redis_is_down(client, settings, django_user_model):

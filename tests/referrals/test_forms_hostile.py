@@ -40,7 +40,8 @@ def test_signup_never_fails(client, email, password1, password2):
 @given(username=hostile_text, password=hostile_text)
 def test_login_never_fails(client, username, password):
     response = client.post(reverse("login"), {"username": username, "password": password})
-    assert response.status_code == 200
+    # 429: the sign-in throttle (skilldacity.security) after repeated failures from one IP.
+    assert response.status_code in (200, 429)
     assert "_auth_user_id" not in client.session
 
 
