@@ -7,9 +7,12 @@ from django.views.decorators.http import require_GET
 
 from articles.models import Article
 
+from .pagecache import cache_public_page
 
+
+@cache_public_page
 def home(request):
-    latest = Article.objects.published().select_related("category")[:3]
+    latest = Article.objects.published().for_listing()[:3]
     return render(request, "home.html", {"latest_articles": latest})
 
 

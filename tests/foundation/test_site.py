@@ -142,3 +142,22 @@ def test_production_settings_pass_check_deploy():
     )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+@pytest.mark.django_db
+def test_home_page_is_cached_for_anonymous_readers_and_refreshed_on_publish(
+    client, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    call_command("seed_demo")
+    client.get("/")
+    with django_assert_num_queries(0):
+        assert client.get("/").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):  # the cache is dropped after commit
+        Article.objects.create(
+            title="Fresh news",
+            slug="fresh-news",
+            body="x",
+            status=Article.Status.PUBLISHED,
+            published_at=Article.objects.latest("published_at").published_at,
+        )
+    assert "Fresh news" in client.get("/").content.decode()
