@@ -142,4 +142,4 @@ def test_submitting_on_postgresql_runs_a_fixed_small_number_of_queries(db, gener
     for number in range(30):
         client.post("/contact/", callback_post(email=f"bulk{number}@example.com"))
     assert count("two@example.com") == first
-    assert first <= 21  # the SQLite count plus the advisory lock
+    assert first <= 24  # the SQLite count (with the referrals receiver) plus the advisory lock
