@@ -8,6 +8,7 @@ and tests/e2e/ (Chromium through Playwright; `--e2e`). `make test` runs all that
 import asyncio
 import email
 import email.policy
+import os
 import socket
 import threading
 import time
@@ -23,6 +24,16 @@ def pytest_addoption(parser):
         help="run tests/integration against PostgreSQL, Redis, a Celery worker and aiosmtpd",
     )
     parser.addoption("--e2e", action="store_true", help="run tests/e2e in Chromium")
+
+
+def pytest_configure(config):
+    """Under pytest-xdist each worker keeps its cache keys apart from the others'."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        from django.conf import settings
+
+        cache = settings.CACHES["default"]
+        cache["KEY_PREFIX"] = f"{cache.get('KEY_PREFIX', '')}-{worker}"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -44,8 +55,17 @@ def pytest_collection_modifyitems(config, items):
 def _fresh_cache():
     """Rate limits and page caches live in the cache; every test starts with an empty one."""
     from django.core.cache import cache
+    from django.core.cache.backends.redis import RedisCache
 
-    cache.clear()
+    if isinstance(cache, RedisCache):
+        # Only our own keys: FLUSHDB would also drop the broker's queued tasks and another
+        # xdist worker's keys when they share the Redis database.
+        client = cache._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=f"{cache.key_prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
     yield
 
 
