@@ -14,6 +14,14 @@ STARTED_FIELD = "form_started"
 CSRF_FIELD = "csrfmiddlewaretoken"
 # Fields the site fills in for the visitor: a filler keeps their served values.
 MACHINE_FIELDS = {CSRF_FIELD, STARTED_FIELD, HONEYPOT_FIELD}
+
+
+def base_name(name):
+    """A field's name without its form prefix: two forms on one page prefix their fields
+    (quote-website, callback-form_started)."""
+    return name.rsplit("-", 1)[-1]
+
+
 # Signs of a form re-shown with its errors (crispy bootstrap5 and Django's own markup).
 ERROR_MARKERS = ("is-invalid", "errorlist", "invalid-feedback", "alert-danger")
 
@@ -48,16 +56,20 @@ class Form:
     @property
     def spam_protected(self):
         """Public submission forms (leads, newsletter, sign-ups) carry the signed start time."""
-        return STARTED_FIELD in self.field_names
+        return any(base_name(name) == STARTED_FIELD for name in self.field_names)
 
     @property
     def visible_fields(self):
         """The fields a visitor types into: everything but hidden and machine fields."""
-        return [f for f in self.fields if f.kind != "hidden" and f.name not in MACHINE_FIELDS]
+        return [
+            f for f in self.fields if f.kind != "hidden" and base_name(f.name) not in MACHINE_FIELDS
+        ]
 
     def served_values(self):
         return {
-            f.name: f.value for f in self.fields if f.kind == "hidden" or f.name in MACHINE_FIELDS
+            f.name: f.value
+            for f in self.fields
+            if f.kind == "hidden" or base_name(f.name) in MACHINE_FIELDS
         }
 
 
@@ -186,9 +198,9 @@ def fill(form, *, email, serial, overrides=None):
     for fld in form.fields:
         if fld.name in overrides:
             data.append((fld.name, overrides[fld.name]))
-        elif fld.name == HONEYPOT_FIELD:
+        elif base_name(fld.name) == HONEYPOT_FIELD:
             data.append((fld.name, ""))
-        elif fld.kind == "hidden" or fld.name in MACHINE_FIELDS:
+        elif fld.kind == "hidden" or base_name(fld.name) in MACHINE_FIELDS:
             data.append((fld.name, fld.value))
         else:
             data.append((fld.name, visitor_value(fld, email=email, serial=serial)))

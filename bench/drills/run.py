@@ -121,7 +121,8 @@ class Plan:
             mix.pop("visitor"), mix.pop("hostile")
         if not self.referrers:
             mix.pop("referrer")
-        return [(name if name != "hostile" else "hostile_visitor", w) for name, w in mix.items()]
+        methods = {"hostile": "hostile_visitor", "visitor": "form_visitor"}
+        return [(methods.get(name, name), weight) for name, weight in mix.items()]
 
     def probe(self, load, scheduled):
         """An e-mail enqueued by a drill-side writer: proves the outbox path under every fault
@@ -213,20 +214,16 @@ def email_models():
     return found
 
 
-def wait_for_drain(record, stack, timeout, log, hard_cap=600):
+def wait_for_drain(record, stack, timeout, log):
     """Wait (bounded) until every accepted address has its e-mail in the sink and the outbox has
     nothing pending. Returns the seconds it took, or None if it did not drain in time.
 
-    A row claimed by a worker that was SIGKILLed mid-send stays "sending" until the sweep takes it
-    back after the outbox's STALE_CLAIM; when such rows are all that is left the wait is extended
-    to their known release time (up to `hard_cap`), because only seeing them sent proves them.
+    A row whose worker was SIGKILLed mid-send is pending again at once (its claim was a row lock,
+    released with the dead connection); the sweep sends it after OUTBOX_SWEEP_GRACE_SECONDS.
     """
     from django.db import close_old_connections
-    from django.db.models import Max
-    from django.utils import timezone
 
     from skilldacity.outbox.models import Email
-    from skilldacity.outbox.services import STALE_CLAIM
 
     wanted = {s.email for s in record.submissions if not s.flood}
     started = time.monotonic()
@@ -235,24 +232,10 @@ def wait_for_drain(record, stack, timeout, log, hard_cap=600):
         close_old_connections()
         received = {r.lower() for m in read_store(stack.sink_path) for r in m["rcpt_tos"]}
         # Due rows only: a follow-up scheduled for next week is not a backlog.
-        states = Counter(
-            (Email.objects.due() | Email.objects.filter(status="sending")).values_list(
-                "status", flat=True
-            )
-        )
+        states = Counter(Email.objects.due().values_list("status", flat=True))
         missing = len(wanted - received)
         if not missing and not states:
             return time.monotonic() - started
-        if states["sending"]:
-            last_claim = Email.objects.filter(status="sending").aggregate(m=Max("claimed_at"))["m"]
-            release = (last_claim + STALE_CLAIM - timezone.now()).total_seconds() + 75
-            extended = min(started + hard_cap, time.monotonic() + release)
-            if extended > deadline:
-                wait = extended - time.monotonic()
-                log(
-                    f"{states['sending']} row(s) held by a dead worker's claim: waiting {wait:.0f}s"
-                )
-                deadline = extended
         log(f"draining: {missing} e-mails not yet in the sink; outbox {dict(states)}")
         time.sleep(5)
     return None
