@@ -14,6 +14,7 @@ Settings: PAGE_CACHE_SECONDS (default 600; 0 turns the cache off).
 """
 
 import hashlib
+import logging
 import re
 import time
 import uuid
@@ -27,6 +28,8 @@ from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.utils.cache import patch_vary_headers
 
+logger = logging.getLogger(__name__)
+
 GENERATION_KEY = "pagecache:generation"
 CSRF_PLACEHOLDER = "__PAGECACHE_CSRF_TOKEN__"
 _CSRF_INPUT = re.compile(rb'(name="csrfmiddlewaretoken" value=")[^"]*(")')
@@ -34,6 +37,16 @@ _CSRF_INPUT = re.compile(rb'(name="csrfmiddlewaretoken" value=")[^"]*(")')
 IGNORED_PARAMS = {"ref", "fbclid", "gclid", "msclkid"}
 # Never hand a reader a page older than this, whatever the settings say (forms expire at 24 h).
 MAX_SECONDS = 3600
+
+
+def _cache(method, *args, default=None):
+    """Call the cache, or give `default` when it is unreachable: a Redis outage makes pages
+    slower (rendered every time), never a 500."""
+    try:
+        return getattr(cache, method)(*args)
+    except Exception:  # noqa: BLE001 - any cache failure degrades to "not cached"
+        logger.warning("Page cache unavailable (%s); serving uncached", method, exc_info=True)
+        return default
 
 
 def cache_seconds():
@@ -58,7 +71,7 @@ def _start_generation(now):
     lifetime = cache_seconds()
     if next_publication is not None:
         lifetime = min(lifetime, max(1, int(next_publication - now)))
-    cache.set(GENERATION_KEY, state, lifetime)
+    _cache("set", GENERATION_KEY, state, lifetime)
     return state
 
 
@@ -72,12 +85,12 @@ def _generation(state, now):
 
 
 def current_generation():
-    return _generation(cache.get(GENERATION_KEY), time.time())
+    return _generation(_cache("get", GENERATION_KEY), time.time())
 
 
 def invalidate():
     """Forget every cached page (call after the change has committed)."""
-    cache.delete(GENERATION_KEY)
+    _cache("delete", GENERATION_KEY)
 
 
 def cached_fragments(builders):
@@ -89,7 +102,9 @@ def cached_fragments(builders):
     if cache_seconds() <= 0:
         return {name: build() for name, build in builders.items()}
     keys = {name: f"pagecache:fragment:{name}" for name in builders}
-    found = cache.get_many([GENERATION_KEY, *keys.values()])
+    found = _cache("get_many", [GENERATION_KEY, *keys.values()])
+    if found is None:
+        return {name: build() for name, build in builders.items()}
     generation, remaining = _generation(found.get(GENERATION_KEY), time.time())
     fragments, fresh = {}, {}
     for name, key in keys.items():
@@ -100,7 +115,7 @@ def cached_fragments(builders):
             fragments[name] = builders[name]()
             fresh[key] = (generation, fragments[name])
     if fresh and remaining > 0:
-        cache.set_many(fresh, remaining)
+        _cache("set_many", fresh, remaining)
     return fragments
 
 
@@ -153,7 +168,9 @@ def cache_public_page(view=None, *, vary_on=("page",)):
         if key is None:
             return view(request, *args, **kwargs)
         # One round trip to the cache for the generation and the page together.
-        found = cache.get_many([GENERATION_KEY, key])
+        found = _cache("get_many", [GENERATION_KEY, key])
+        if found is None:
+            return view(request, *args, **kwargs)
         generation, remaining = _generation(found.get(GENERATION_KEY), time.time())
         entry = found.get(key)
         if entry is not None and entry["generation"] == generation:
@@ -177,7 +194,8 @@ def cache_public_page(view=None, *, vary_on=("page",)):
                     for name, value in response.items()
                     if name.lower() in {"last-modified", "content-language", "link", "x-robots-tag"}
                 ]
-                cache.set(
+                _cache(
+                    "set",
                     key,
                     {
                         "generation": generation,

@@ -27,3 +27,16 @@ def test_signed_in_visitor_gets_pages_while_redis_is_down(client, settings, djan
 
     assert client.get("/skillpoints/").status_code == 200
     assert client.get("/news/").status_code == 200
+
+
+def test_anonymous_readers_get_pages_while_the_page_cache_is_down(client, settings):
+    """Found by the Redis-restart drill after the merge: the page cache raised on a dead Redis."""
+    from django.core.management import call_command
+
+    call_command("seed_demo", verbosity=0)
+    from articles.models import Article
+
+    article = Article.objects.published().first()
+    point_redis_at(settings)
+    for path in ("/", "/news/", article.get_absolute_url(), "/quote/", "/newsletter/"):
+        assert client.get(path).status_code == 200, path
