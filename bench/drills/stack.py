@@ -214,6 +214,12 @@ class Stack:
                 "EMAIL_TIMEOUT": "5",
                 # Drill visitors fill forms in milliseconds; the timing trap would call them bots.
                 "FORM_MIN_FILL_SECONDS": "0",
+                # The outbox's clock scaled to a drill of minutes, not hours: retries back off
+                # from 5 s up to 60 s and beat sweeps every 10 s (production: 30 s to 30 min, 60 s).
+                "OUTBOX_BACKOFF_BASE_SECONDS": os.environ.get("DRILL_OUTBOX_BACKOFF_BASE", "5"),
+                "OUTBOX_BACKOFF_MAX_SECONDS": os.environ.get("DRILL_OUTBOX_BACKOFF_MAX", "60"),
+                "OUTBOX_SWEEP_INTERVAL_SECONDS": "10",
+                "OUTBOX_SWEEP_GRACE_SECONDS": "20",
                 "LOG_LEVEL": "WARNING",
                 "PYTHONUNBUFFERED": "1",
             }
