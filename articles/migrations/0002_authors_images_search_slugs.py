@@ -41,6 +41,11 @@ def render_existing_bodies(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    # Not one transaction: on PostgreSQL, filling the new columns of existing rows leaves
+    # deferred trigger events that forbid the CREATE INDEX later in the same transaction
+    # ("cannot CREATE INDEX ... pending trigger events") on any database that already has articles.
+    atomic = False
+
 
     dependencies = [
         ('articles', '0001_initial'),
