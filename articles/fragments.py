@@ -5,14 +5,17 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
-from skilldacity.pagecache import cached_fragments
+from skilldacity.pagecache import CSRF_PLACEHOLDER, cached_fragments, with_visitor_csrf
 
 from .models import Article
 
 
-def render_article_fragments(article, *, preview=False):
-    """The main column (header, body, tags, share links, author) and the sidebar (related and
-    recent articles), fetched in one cache round trip; a staff preview always renders afresh."""
+def render_article_fragments(article, request, *, preview=False):
+    """The main column (header, body, tags, share links, author), the sidebar (related and
+    recent articles) and the lead forms, fetched in one cache round trip; a staff preview always
+    renders afresh. The forms are rendered with a placeholder CSRF token that becomes this
+    visitor's token here, so signed-in readers (never served from the page cache) do not pay
+    for rendering two crispy forms on every view."""
     builders = {
         f"main:{article.pk}": lambda: render_to_string(
             "articles/_article_main.html", {"article": article}
@@ -21,14 +24,21 @@ def render_article_fragments(article, *, preview=False):
             "articles/_sidebar_links.html",
             {"related": related_articles(article), "recent": recent_articles(article)},
         ),
+        f"cta:{article.pk}": lambda: render_to_string(
+            "articles/_article_cta.html", {"article": article, "csrf_token": CSRF_PLACEHOLDER}
+        ),
     }
     if preview:
         rendered = {name: build() for name, build in builders.items()}
     else:
         rendered = cached_fragments(builders)
     # Template renders, autoescaped where they were built.
-    main, sidebar = (mark_safe(html) for html in rendered.values())  # noqa: S308
-    return {"main": main, "sidebar": sidebar}
+    main, sidebar, cta = rendered.values()
+    return {
+        "main": mark_safe(main),  # noqa: S308
+        "sidebar": mark_safe(sidebar),  # noqa: S308
+        "cta": mark_safe(with_visitor_csrf(cta, request)),  # noqa: S308
+    }
 
 
 def recent_articles(exclude=None, limit=5):

@@ -86,6 +86,6 @@ def _render_article(request, article, *, preview):
     context = {
         "article": article,
         "preview": preview,
-        "fragments": render_article_fragments(article, preview=preview),
+        "fragments": render_article_fragments(article, request, preview=preview),
     }
     return render(request, "articles/article_detail.html", context)

@@ -145,6 +145,11 @@ def _page_key(request, vary_on):
     return f"pagecache:page:{hashlib.sha256(identity.encode()).hexdigest()}"
 
 
+def with_visitor_csrf(html, request):
+    """A fragment rendered with CSRF_PLACEHOLDER as its token, made valid for this visitor."""
+    return html.replace(CSRF_PLACEHOLDER, get_token(request))
+
+
 def _serve(entry, request):
     content = entry["content"].replace(CSRF_PLACEHOLDER.encode(), get_token(request).encode())
     response = HttpResponse(content, content_type=entry["content_type"])

@@ -179,8 +179,8 @@ def test_sitemap_pages_are_cached_per_page(client):
 
 
 def test_signed_in_readers_share_the_sidebar_until_content_changes():
-    """Fresh pages for signed-in readers still reuse the related/recent lists; publishing
-    something new refreshes them at once."""
+    """Fresh pages for signed-in readers still reuse the related/recent lists and the rendered
+    lead forms; publishing something new refreshes them at once."""
     article = ArticleFactory()
     reader = Client()
     reader.force_login(StaffFactory())
@@ -188,7 +188,9 @@ def test_signed_in_readers_share_the_sidebar_until_content_changes():
     pagecache.current_generation()
     first = queries_to_fetch(reader, url)
     second = queries_to_fetch(reader, url)
-    assert second == first - 2  # related and recent come from the cache
+    # From the cache: related and recent (2 queries) and the lead forms' course and platform
+    # choices (4).
+    assert second == first - 6
     ArticleFactory(title="Just published", category=article.category)
     assert "Just published" in fetch(reader, url).content.decode()
 
@@ -197,3 +199,21 @@ def queries_to_fetch(client, url):
     with CaptureQueriesContext(connection) as captured:
         fetch(client, url)
     return len(captured)
+
+
+def test_cached_lead_forms_carry_each_visitors_own_valid_csrf_token():
+    """The forms fragment is shared, the token inside it is not."""
+    article = ArticleFactory()
+    tokens = []
+    for _ in range(2):
+        reader = Client(enforce_csrf_checks=True)
+        reader.force_login(StaffFactory())
+        html = fetch(reader, article.get_absolute_url()).content.decode()
+        assert pagecache.CSRF_PLACEHOLDER not in html
+        found = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+        assert found
+        # The visitor's token passes the CSRF check (a form error, not a 403).
+        response = reader.post("/contact/", {"csrfmiddlewaretoken": found[0]})
+        assert response.status_code == 200
+        tokens.append(found[0])
+    assert tokens[0] != tokens[1]
