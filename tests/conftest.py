@@ -44,11 +44,8 @@ def pytest_collection_modifyitems(config, items):
             if f"/tests/{suite}/" in path:
                 item.add_marker(getattr(pytest.mark, suite))
                 if not wanted[suite]:
-                    item.add_marker(
-                        pytest.mark.skip(
-                            reason=f"{suite} suite: run with --{suite} (make test does)"
-                        )
-                    )
+                    why = f"{suite} suite: run with --{suite} (make test does)"
+                    item.add_marker(pytest.mark.skip(reason=why))
 
 
 @pytest.fixture(autouse=True)

@@ -36,7 +36,7 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture(scope="session")
 def browser(request):
     if not request.config.getoption("--e2e"):
-        pytest.skip("e2e suite: run with --e2e")
+        pytest.skip(reason="e2e suite: run with --e2e")
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
     from playwright.sync_api import sync_playwright

@@ -4,7 +4,7 @@ outbox, and it arrives, once, after Redis is back, with nobody doing anything.
 Runs against a private redis-server (never the shared one), with a worker and its beat on it.
 """
 
-import time
+import threading
 from collections import Counter
 
 import pytest
@@ -34,20 +34,33 @@ def contact_view(request):
 urlpatterns = [path("contact/", contact_view)]
 
 
-def timed_post(client, ref):
-    started = time.monotonic()
-    response = client.post("/contact/", {"ref": ref, "email": f"{ref}@example.com", "name": ref})
-    return response, time.monotonic() - started
+def post_within(client, ref, hang_after):
+    """Post the form; fail only if it never comes back (hangs), whatever its speed.
+
+    How fast it answers is measured in bench/outbox_broker_outage.py, not asserted here.
+    """
+    result = {}
+    thread = threading.Thread(
+        target=lambda: result.update(
+            response=client.post(
+                "/contact/", {"ref": ref, "email": f"{ref}@example.com", "name": ref}
+            )
+        )
+    )
+    thread.start()
+    thread.join(hang_after)
+    assert not thread.is_alive(), f"{ref}: the form hung on the broker"
+    return result["response"]
 
 
 @pytest.mark.urls(__name__)
 def test_form_answers_during_redis_outages_and_mail_arrives_once_after(
     client, celery_worker_factory, publish_to, throwaway_redis, smtp_server, settings, monkeypatch
 ):
-    """The response-time bound is a hang detector derived from the configured broker timeouts
-    (about 2 s of waiting at most); without them a hung Redis blocks a request indefinitely."""
+    """Without the broker timeouts a hung Redis blocks a request forever; with them it answers.
+    `hang_after` is far above the configured timeouts (about 3 s), so only a hang trips it."""
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-    hang_detector = 2 * (options["socket_connect_timeout"] + options["socket_timeout"])
+    hang_after = 10 * (options["socket_connect_timeout"] + options["socket_timeout"])
     worker = celery_worker_factory(
         name="outage",
         beat=True,
@@ -68,11 +81,10 @@ def test_form_answers_during_redis_outages_and_mail_arrives_once_after(
         # Every outage is met fresh, not behind the pause left by the previous one.
         monkeypatch.setattr(services, "_publish_paused_until", 0.0)
         ref = name.replace(" ", "-")
-        response, elapsed = timed_post(client, ref)
+        response = post_within(client, ref, hang_after)
         assert response.status_code == 200
-        assert elapsed < hang_detector, f"{name}: the form took {elapsed:.1f}s"
-        # The next request in this process does not wait for the broker at all.
-        response, _ = timed_post(client, f"{ref}-again")
+        # The next request in this process leaves the e-mail to the sweep as well.
+        response = post_within(client, f"{ref}-again", hang_after)
         assert response.status_code == 200
         refs += [ref, f"{ref}-again"]
         if name == "dropped SYN":
@@ -92,6 +104,6 @@ def test_form_answers_during_redis_outages_and_mail_arrives_once_after(
 
     # Redis is back: the next form's e-mail goes straight through the broker again.
     monkeypatch.setattr(services, "_publish_paused_until", 0.0)
-    response, _ = timed_post(client, "after")
+    response = post_within(client, "after", hang_after)
     assert response.status_code == 200
     assert smtp_server.inbox.wait_for(len(refs) + 1, timeout=30)[-1]["To"] == "after@example.com"
