@@ -9,11 +9,10 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from skilldacity.attribution import SESSION_KEY, client_ip, get_attribution, set_referral_code
+from skilldacity.attribution import client_ip, get_attribution, set_referral_code
 from skilldacity.spam import rate_limited
 
 from . import services
@@ -39,11 +38,8 @@ def short_link(request, code):
     """/r/CODE: remember who referred this visitor, then send them on."""
     code = code.upper()
     if CODE_PATTERN.match(code) and ReferrerAccount.objects.filter(code=code).exists():
+        # Also stamps when the code was first seen: the attribution window runs from then.
         set_referral_code(request, code)
-        stored = get_attribution(request)
-        if stored.get("ref") == code and not stored.get("ref_seen_at"):
-            # The attribution window runs from the first time this code was seen.
-            request.session[SESSION_KEY] = {**stored, "ref_seen_at": timezone.now().isoformat()}
     target = request.GET.get("next", "")
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
