@@ -27,6 +27,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from bench_database import ensure_database  # bench/ is on sys.path for its scripts
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/skd_leads")
@@ -56,22 +58,6 @@ def setup_django():
     import django
 
     django.setup()
-
-
-def ensure_database():
-    import psycopg2
-
-    parsed = urllib.parse.urlsplit(DATABASE_URL)
-    name = parsed.path.lstrip("/")
-    admin = psycopg2.connect(
-        host=parsed.hostname, port=parsed.port or 5432, user=parsed.username, dbname="postgres"
-    )
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if not cursor.fetchone():
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
 
 
 def prepare():
@@ -236,7 +222,7 @@ def main():
     parser.add_argument("--no-worker", action="store_true", help="no Celery worker or SMTP sink")
     args = parser.parse_args()
 
-    ensure_database()
+    ensure_database(DATABASE_URL)
     setup_django()
     prepare()
     from aiosmtpd.controller import Controller

@@ -27,6 +27,8 @@ import threading
 import time
 from pathlib import Path
 
+from bench_database import ensure_database  # bench/ is on sys.path for its scripts
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/skd_newsletter_bench"
@@ -98,20 +100,6 @@ class CountingSink:
             self.count += 1
             self.first_at = self.first_at or time.perf_counter()
         return "250 OK"
-
-
-def ensure_database(url):
-    import psycopg2
-    from psycopg2 import sql
-
-    name = url.rsplit("/", 1)[1]
-    admin = psycopg2.connect(url.rsplit("/", 1)[0] + "/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if not cursor.fetchone():
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    admin.close()
 
 
 def generate_subscribers(count):

@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+from bench_database import ensure_database  # bench/ is on sys.path for its scripts
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DATABASE_URL = os.environ.get(
@@ -43,17 +45,7 @@ def setup_django(**extra):
     os.environ.update(bench_env(**extra))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skilldacity.settings")
     sys.path.insert(0, str(ROOT))
-    import psycopg2
-    from psycopg2 import sql
-
-    name = DATABASE_URL.rsplit("/", 1)[1]
-    admin = psycopg2.connect(DATABASE_URL.rsplit("/", 1)[0] + "/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if not cur.fetchone():
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    admin.close()
+    ensure_database(DATABASE_URL)
     import django
     from django.core.management import call_command
 

@@ -9,7 +9,8 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from bench_database import ensure_database  # bench/ is on sys.path for its scripts
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/skd_referrals_bench"
@@ -17,7 +18,7 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/skd_referrals_bench"
 
 def setup_django():
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    _create_database(url)
+    ensure_database(url)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DB_CONN_MAX_AGE", "600")
     # No broker: the outbox rows are written (that is part of a redemption), sends are not.
@@ -35,25 +36,6 @@ def setup_django():
 
     outbox._schedule_send = lambda email_id: None  # workers send in production; not measured
     return url
-
-
-def _create_database(url):
-    import psycopg2
-    from psycopg2 import sql
-
-    parts = urlsplit(url)
-    conn = psycopg2.connect(
-        dbname="postgres",
-        user=parts.username or "postgres",
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-    )
-    conn.autocommit = True
-    with conn.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [parts.path.lstrip("/")])
-        if cursor.fetchone() is None:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(parts.path[1:])))
-    conn.close()
 
 
 def account(code, email):
