@@ -48,3 +48,5 @@ if settings.DEBUG:
 
 admin.site.site_header = "Skilldacity staff"
 admin.site.site_title = "Skilldacity staff"
+
+handler500 = "skilldacity.views.server_error"

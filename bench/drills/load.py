@@ -36,6 +36,13 @@ class Sample:
     scheduled: float  # when the visit should have started (time.time())
     latency: float  # seconds from `scheduled` to the answer
     error: str = ""
+    # When this request went out: later than `scheduled` for the second request of a visit (a form
+    # posted after its page was fetched) or when the pool is backed up.
+    sent: float = 0.0
+
+    @property
+    def answered(self):
+        return self.scheduled + self.latency
 
 
 @dataclass
@@ -134,13 +141,14 @@ class Load:
         return Browser(self.base_url, ip or self.next_ip())
 
     def timed(self, scenario, browser, method, path, scheduled, data=None):
+        sent = time.time()
         try:
             status, body, headers = browser.request(method, path, data)
             error = ""
         except (OSError, http.client.HTTPException) as exc:
             status, body, headers, error = 0, "", {}, f"{type(exc).__name__}: {exc}"[:200]
         self.record.add(
-            Sample(scenario, method, path, status, scheduled, time.time() - scheduled, error)
+            Sample(scenario, method, path, status, scheduled, time.time() - scheduled, error, sent)
         )
         return status, body, headers
 

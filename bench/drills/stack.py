@@ -351,9 +351,12 @@ class Stack:
         self.services["smtp"] = self._smtp().start(timeout=20)
 
     def restart_postgres(self, down_seconds):
+        """Stop PostgreSQL, wait, start it; returns (stop began, accepting again) in time.time()."""
+        stopping = time.time()
         self.postgres.stop()
         time.sleep(down_seconds)
         self.postgres.start()
+        return stopping, time.time()
 
 
 def main():
