@@ -29,6 +29,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bench_database import ensure_database  # bench/ is on sys.path for its scripts
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = ROOT / ".venv" / "bin" / "python"
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
@@ -106,6 +108,7 @@ def signed_in_cookie():
 
 def prepare():
     print(f"preparing {DATABASE_URL}: migrate, seed {ARTICLES} articles, collectstatic")
+    ensure_database(DATABASE_URL)
     manage("migrate", "--noinput", "-v0")
     manage("seed_demo", "--articles", str(ARTICLES))
     manage("collectstatic", "--noinput", "-v0")
