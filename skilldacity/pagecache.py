@@ -10,14 +10,22 @@ to: any change to the content (see `invalidate`) starts a new one, so older page
 served, and a generation never outlives the next scheduled publication, so a scheduled article
 appears on time. Lifetimes stay far below the 24 hours a form's signed timestamp is valid.
 
+Two ways in. `PageCacheMiddleware` serves hits to cookie-less readers (no session: so no
+sign-in and no pending messages) before sign-in, messages and URL routing run, which is most of
+a hit's cost; everyone else reaches the `cache_public_page` view decorator, which serves hits to
+anonymous visitors with a session and renders and stores misses. Each process keeps its own copy
+of the pages it served lately, so a hit costs one small read of the generation, not the page.
+
 Settings: PAGE_CACHE_SECONDS (default 600; 0 turns the cache off).
 """
 
 import hashlib
 import logging
 import re
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -26,6 +34,7 @@ from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
+from django.urls import Resolver404, resolve
 from django.utils.cache import patch_vary_headers
 
 logger = logging.getLogger(__name__)
@@ -37,6 +46,36 @@ _CSRF_INPUT = re.compile(rb'(name="csrfmiddlewaretoken" value=")[^"]*(")')
 IGNORED_PARAMS = {"ref", "fbclid", "gclid", "msclkid"}
 # Never hand a reader a page older than this, whatever the settings say (forms expire at 24 h).
 MAX_SECONDS = 3600
+
+
+class _ProcessCopies:
+    """This process's copies of cached pages and fragments, tagged with their generation; the
+    most recently used are kept. A copy counts only while its generation is the current one."""
+
+    def __init__(self, size):
+        self.size = size
+        self.entries = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key, generation):
+        with self.lock:
+            found = self.entries.get(key)
+            if found is None or found[0] != generation:
+                return None
+            self.entries.move_to_end(key)
+            return found[1]
+
+    def put(self, key, generation, value):
+        with self.lock:
+            self.entries[key] = (generation, value)
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+
+# An article page is about 30 KB and its fragments about as much again: some 10 MB per process.
+_copies = _ProcessCopies(size=300)
+_UNAVAILABLE = object()
 
 
 def _cache(method, *args, default=None):
@@ -97,26 +136,100 @@ def cached_fragments(builders):
     """Pieces of a page shared by every visitor (signed-in ones too), kept for one generation.
 
     `builders` maps a fragment name to a function returning its rendered string; a function runs
-    only when the current generation has no copy. All are fetched in one cache round trip.
+    only when the current generation has no copy. Copies this process already holds cost one
+    small read (the generation); the others are fetched in one more round trip.
     """
     if cache_seconds() <= 0:
         return {name: build() for name, build in builders.items()}
-    keys = {name: f"pagecache:fragment:{name}" for name in builders}
-    found = _cache("get_many", [GENERATION_KEY, *keys.values()])
-    if found is None:
+    state = _cache("get", GENERATION_KEY, default=_UNAVAILABLE)
+    if state is _UNAVAILABLE:
         return {name: build() for name, build in builders.items()}
-    generation, remaining = _generation(found.get(GENERATION_KEY), time.time())
-    fragments, fresh = {}, {}
-    for name, key in keys.items():
-        entry = found.get(key)
-        if entry is not None and entry[0] == generation:
-            fragments[name] = entry[1]
-        else:
-            fragments[name] = builders[name]()
-            fresh[key] = (generation, fragments[name])
-    if fresh and remaining > 0:
-        _cache("set_many", fresh, remaining)
+    generation, remaining = _generation(state, time.time())
+    keys = {name: f"pagecache:fragment:{name}" for name in builders}
+    fragments = {name: _copies.get(key, generation) for name, key in keys.items()}
+    missing = {name: keys[name] for name, html in fragments.items() if html is None}
+    if missing:
+        shared = _cache("get_many", list(missing.values())) or {}
+        fresh = {}
+        for name, key in missing.items():
+            entry = shared.get(key)
+            if entry is not None and entry[0] == generation:
+                fragments[name] = entry[1]
+            else:
+                fragments[name] = builders[name]()
+                fresh[key] = (generation, fragments[name])
+            _copies.put(key, generation, fragments[name])
+        if fresh and remaining > 0:
+            _cache("set_many", fresh, remaining)
     return fragments
+
+
+def _find_page(key):
+    """(generation, seconds a page stored now may live, current entry or None) for `key`, or
+    None when the cache is unreachable. The page comes from this process's copy when that
+    belongs to the current generation; the generation is always read from the shared cache, so
+    a change staff make is seen by every process at once."""
+    state = _cache("get", GENERATION_KEY, default=_UNAVAILABLE)
+    if state is _UNAVAILABLE:
+        return None
+    generation, remaining = _generation(state, time.time())
+    entry = _copies.get(key, generation)
+    if entry is not None:
+        return generation, remaining, entry
+    entry = _cache("get", key)
+    if entry is None or entry["generation"] != generation:
+        return generation, remaining, None
+    _copies.put(key, generation, entry)
+    return generation, remaining, entry
+
+
+def _cookie_less_reader(request):
+    """A GET from a visitor with no session: not signed in, no pending messages (which live in
+    the session or their own cookie). Checked without loading anything."""
+    return (
+        request.method in ("GET", "HEAD")
+        and settings.SESSION_COOKIE_NAME not in request.COOKIES
+        and "messages" not in request.COOKIES
+        and cache_seconds() > 0
+    )
+
+
+class PageCacheMiddleware:
+    """Serve page-cache hits to cookie-less readers before the rest of the stack runs.
+
+    Sits after the CSRF middleware (which sends the token cookie a served page needs) and the
+    attribution middleware (an article is often where a campaign visitor lands), before
+    authentication and messages. A miss goes on to the view, which renders and stores the page;
+    the lookup is handed on, so a miss costs no second round trip. Other pages are not looked
+    up at all (see `_public_page_vary_on`).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if _cookie_less_reader(request):
+            vary_on = _public_page_vary_on(request)
+            key = _page_key(request, vary_on) if vary_on is not None else None
+            found = _find_page(key) if key else None
+            if found is not None:
+                if found[2] is not None:
+                    response = _serve(found[2], request)
+                    patch_vary_headers(response, ["Cookie"])
+                    return response
+                request._page_cache_lookup = (key, found)
+        return self.get_response(request)
+
+
+def _public_page_vary_on(request):
+    """The `vary_on` of the cache_public_page view this request goes to, or None for any other
+    view: only those pages are looked up, so other pages pay nothing for the cache."""
+    try:
+        match = resolve(request.path_info, getattr(request, "urlconf", None))
+    except Resolver404:
+        return None
+    # functools.wraps carries the mark out through decorators such as require_safe.
+    return getattr(match.func, "page_cache_vary_on", None)
 
 
 def _cacheable_request(request):
@@ -145,9 +258,14 @@ def _page_key(request, vary_on):
     return f"pagecache:page:{hashlib.sha256(identity.encode()).hexdigest()}"
 
 
+def visitor_csrf_token(request):
+    """This visitor's CSRF token, to put in place of CSRF_PLACEHOLDER (also sets the cookie)."""
+    return get_token(request)
+
+
 def with_visitor_csrf(html, request):
     """A fragment rendered with CSRF_PLACEHOLDER as its token, made valid for this visitor."""
-    return html.replace(CSRF_PLACEHOLDER, get_token(request))
+    return html.replace(CSRF_PLACEHOLDER, visitor_csrf_token(request))
 
 
 def _serve(entry, request):
@@ -172,13 +290,12 @@ def cache_public_page(view=None, *, vary_on=("page",)):
         key = _page_key(request, vary_on) if _cacheable_request(request) else None
         if key is None:
             return view(request, *args, **kwargs)
-        # One round trip to the cache for the generation and the page together.
-        found = _cache("get_many", [GENERATION_KEY, key])
+        handed_on = getattr(request, "_page_cache_lookup", None)
+        found = handed_on[1] if handed_on and handed_on[0] == key else _find_page(key)
         if found is None:
             return view(request, *args, **kwargs)
-        generation, remaining = _generation(found.get(GENERATION_KEY), time.time())
-        entry = found.get(key)
-        if entry is not None and entry["generation"] == generation:
+        generation, remaining, entry = found
+        if entry is not None:
             response = _serve(entry, request)
         else:
             response = view(request, *args, **kwargs)
@@ -199,20 +316,18 @@ def cache_public_page(view=None, *, vary_on=("page",)):
                     for name, value in response.items()
                     if name.lower() in {"last-modified", "content-language", "link", "x-robots-tag"}
                 ]
-                _cache(
-                    "set",
-                    key,
-                    {
-                        "generation": generation,
-                        "content": content,
-                        "content_type": response["Content-Type"],
-                        "headers": headers,
-                    },
-                    remaining,
-                )
+                entry = {
+                    "generation": generation,
+                    "content": content,
+                    "content_type": response["Content-Type"],
+                    "headers": headers,
+                }
+                _cache("set", key, entry, remaining)
+                _copies.put(key, generation, entry)
                 response["X-Page-Cache"] = "miss"
         # The page differs for signed-in visitors, so shared caches must not mix them up.
         patch_vary_headers(response, ["Cookie"])
         return response
 
+    wrapper.page_cache_vary_on = tuple(vary_on)
     return wrapper

@@ -6,7 +6,7 @@ def point_redis_at(settings, url=None):
     url = url or f"redis://127.0.0.1:{free_port()}/0"
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "skilldacity.cache.RedisCache",
             "LOCATION": url,
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
