@@ -1,44 +1,110 @@
 """The parts of an article page that are the same for every reader, rendered once per cache
 generation (see skilldacity.pagecache), so even a fresh page does little work."""
 
+import hashlib
+
 from django.db.models import Count, Exists, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
-from skilldacity.pagecache import CSRF_PLACEHOLDER, cached_fragments, with_visitor_csrf
+from newsletter.rendering import render_signup_form
+from skilldacity.context_processors import site
+from skilldacity.pagecache import CSRF_PLACEHOLDER, cached_fragments, visitor_csrf_token
 
 from .models import Article
 
 
-def render_article_fragments(article, request, *, preview=False):
-    """The main column (header, body, tags, share links, author), the sidebar (related and
-    recent articles) and the lead forms, fetched in one cache round trip; a staff preview always
-    renders afresh. The forms are rendered with a placeholder CSRF token that becomes this
-    visitor's token here, so signed-in readers (never served from the page cache) do not pay
-    for rendering two crispy forms on every view."""
-    builders = {
-        f"main:{article.pk}": lambda: render_to_string(
-            "articles/_article_main.html", {"article": article}
-        ),
-        f"sidebar:{article.pk}": lambda: render_to_string(
-            "articles/_sidebar_links.html",
-            {"related": related_articles(article), "recent": recent_articles(article)},
-        ),
-        f"cta:{article.pk}": lambda: render_to_string(
-            "articles/_article_cta.html", {"article": article, "csrf_token": CSRF_PLACEHOLDER}
-        ),
-    }
-    if preview:
-        rendered = {name: build() for name, build in builders.items()}
-    else:
-        rendered = cached_fragments(builders)
-    # Template renders, autoescaped where they were built.
-    main, sidebar, cta = rendered.values()
+class ArticleNotLive(LookupError):
+    """No published article has the slug asked for."""
+
+
+def live_article_fragments(slug, request):
+    """Everything an article page shows about its article, or None if no live article has `slug`.
+
+    When the current generation holds every fragment for this slug, the page needs no database
+    query for the article at all; fragments are keyed by slug, and a slug change (like any article
+    change) starts a new generation. The article is loaded only to build what is missing.
+    """
+    loaded = []
+
+    def article():
+        if not loaded:
+            found = next(
+                iter(
+                    Article.objects.select_related("category", "author")
+                    .prefetch_related("tags")
+                    .published()
+                    .filter(slug=slug)
+                    # No ORDER BY: with one, PostgreSQL may walk the publication-date index
+                    # instead of the slug's unique index.
+                    .order_by()[:1]
+                ),
+                None,
+            )
+            if found is None:
+                raise ArticleNotLive(slug)
+            loaded.append(found)
+        return loaded[0]
+
+    try:
+        rendered = cached_fragments(_builders(article, _fragment_prefix(slug), preview=False))
+    except ArticleNotLive:
+        return None
+    return _for_visitor(rendered, request)
+
+
+def preview_fragments(article, request):
+    """The same fragments for a staff preview: always rendered afresh, never cached."""
+    builders = _builders(lambda: article, f"preview:{article.pk}", preview=True)
+    return _for_visitor({name: build() for name, build in builders.items()}, request)
+
+
+def _builders(article, prefix, *, preview):
+    """Name -> function rendering that part of the page. The forms are rendered with a
+    placeholder CSRF token, made this visitor's token in `_for_visitor`, so signed-in readers
+    (never served from the page cache) do not pay for rendering five forms on every view."""
     return {
-        "main": mark_safe(main),  # noqa: S308
-        "sidebar": mark_safe(sidebar),  # noqa: S308
-        "cta": mark_safe(with_visitor_csrf(cta, request)),  # noqa: S308
+        f"{prefix}:head": lambda: render_to_string(
+            "articles/_article_head.html",
+            {"article": article(), "preview": preview, **site(None)},
+        ),
+        f"{prefix}:main": lambda: render_to_string(
+            "articles/_article_main.html", {"article": article()}
+        ),
+        f"{prefix}:cta": lambda: render_to_string(
+            "articles/_article_cta.html", {"article": article(), "csrf_token": CSRF_PLACEHOLDER}
+        ),
+        f"{prefix}:aside": lambda: render_to_string(
+            "articles/_article_aside.html",
+            {
+                "article": article(),
+                "sidebar": render_to_string(
+                    "articles/_sidebar_links.html",
+                    {"related": related_articles(article()), "recent": recent_articles(article())},
+                ),
+                "csrf_token": CSRF_PLACEHOLDER,
+            },
+        ),
+        # Shared by every article page, so a cold article page only builds its own parts.
+        "newsletter:footer": lambda: render_signup_form("footer"),
     }
+
+
+def _for_visitor(rendered, request):
+    """Fragments by short name (head, main, cta, aside, footer), made valid for this visitor."""
+    token = visitor_csrf_token(request)
+    # Template renders, autoescaped where they were built; only the token is put in here.
+    return {
+        name.rsplit(":", 1)[-1]: mark_safe(html.replace(CSRF_PLACEHOLDER, token))  # noqa: S308
+        for name, html in rendered.items()
+    }
+
+
+def _fragment_prefix(slug):
+    # Cache keys stay short (and valid for any backend) however long a slug is.
+    if len(slug) <= 80:
+        return f"article:{slug}"
+    return f"article:{hashlib.sha256(slug.encode()).hexdigest()}"
 
 
 def recent_articles(exclude=None, limit=5):

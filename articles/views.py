@@ -9,7 +9,7 @@ from django.views.decorators.http import require_safe
 
 from skilldacity.pagecache import cache_public_page
 
-from .fragments import render_article_fragments
+from .fragments import live_article_fragments, preview_fragments
 from .models import Article, Category, PreviousSlug, Tag
 from .search import clean_query, search_articles
 
@@ -47,17 +47,11 @@ def _can_preview(user):
     return user.is_active and user.is_staff and user.has_perm("articles.change_article")
 
 
-def _detail_queryset():
-    return Article.objects.select_related("category", "author").prefetch_related("tags")
-
-
 @require_safe
 @cache_public_page
 def article_detail(request, slug):
-    # No ORDER BY: with one it, PostgreSQL may walk the publication-date index instead of the
-    # slug's unique index.
-    article = next(iter(_detail_queryset().published().filter(slug=slug).order_by()[:1]), None)
-    if article is None:
+    fragments = live_article_fragments(slug, request)
+    if fragments is None:
         moved = PreviousSlug.objects.filter(slug=slug).select_related("article").first()
         if moved is not None:
             return redirect(moved.article, permanent=True)
@@ -67,7 +61,7 @@ def article_detail(request, slug):
             if draft is not None:
                 return redirect("articles:preview", pk=draft.pk)
         raise Http404("No such article")
-    return _render_article(request, article, preview=False)
+    return render(request, "articles/article_detail.html", {"fragments": fragments})
 
 
 @never_cache
@@ -78,14 +72,12 @@ def article_preview(request, pk):
         return redirect_to_login(request.get_full_path())
     if not _can_preview(request.user):
         raise Http404("No such article")
-    article = get_object_or_404(_detail_queryset(), pk=pk)
-    return _render_article(request, article, preview=True)
-
-
-def _render_article(request, article, *, preview):
+    article = get_object_or_404(
+        Article.objects.select_related("category", "author").prefetch_related("tags"), pk=pk
+    )
     context = {
         "article": article,
-        "preview": preview,
-        "fragments": render_article_fragments(article, request, preview=preview),
+        "preview": True,
+        "fragments": preview_fragments(article, request),
     }
     return render(request, "articles/article_detail.html", context)
