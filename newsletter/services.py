@@ -312,10 +312,18 @@ def _refusal(code, now):
     return None
 
 
+# What a stored code can look like; anything else is unknown without asking the database (and
+# some text, a NUL byte above all, PostgreSQL refuses to even compare).
+_POSSIBLE_CODE = re.compile(r"[A-Z0-9-]{1,40}")
+
+
 def code_check(*, code, now=None):
     """Would this code be accepted right now? Changes nothing."""
     now = now or timezone.now()
-    found = DiscountCode.objects.filter(code=normalize_code(code)).first()
+    normalized = normalize_code(code)
+    if not _POSSIBLE_CODE.fullmatch(normalized):
+        return CodeAnswer(UNKNOWN, None)
+    found = DiscountCode.objects.filter(code=normalized).first()
     return _refusal(found, now) or CodeAnswer(VALID, found)
 
 
@@ -327,6 +335,8 @@ def code_redeem(*, code, order_reference="", api_key=None, user=None, now=None):
     """
     now = now or timezone.now()
     normalized = normalize_code(code)
+    if not _POSSIBLE_CODE.fullmatch(normalized):
+        return CodeAnswer(UNKNOWN, None)
     with transaction.atomic():
         claimed = DiscountCode.objects.filter(
             code=normalized, redeemed_at__isnull=True, expires_at__gt=now
