@@ -27,11 +27,15 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    """Under pytest-xdist each worker keeps its cache keys apart from the others'."""
+    """Under pytest-xdist each worker keeps its cache keys apart from the others'. Passwords are
+    hashed with a fast hasher: production's PBKDF2 costs about a second per sign-up or sign-in on
+    these machines, which was most of the suite's time, and the hasher's cost is not under test
+    (the production settings are checked in tests/security/test_production_mode.py)."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
-        from django.conf import settings
-
         cache = settings.CACHES["default"]
         cache["KEY_PREFIX"] = f"{cache.get('KEY_PREFIX', '')}-{worker}"
 
