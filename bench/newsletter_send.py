@@ -166,7 +166,7 @@ def baseline_smtp(issue, seconds):
     )
     sent, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        message, _ = build_message(email)
+        message = build_message(email)
         message.send()
         sent += 1
     return sent / (time.perf_counter() - started)
