@@ -21,7 +21,8 @@ Usage (about four minutes; loopback only):
     .venv/bin/python bench/articles_pages.py
 Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/skd_articles),
 BENCH_REDIS_URL (default redis://127.0.0.1:6379/2), BENCH_PORT (8150), BENCH_SECONDS (2 per
-slice), BENCH_ROUNDS (3), BENCH_CONNECTIONS (8), BENCH_WORKERS (2), BENCH_ARTICLES (10000).
+slice), BENCH_ROUNDS (3), BENCH_CONNECTIONS (8), BENCH_WORKERS (2), BENCH_ARTICLES (10000),
+BENCH_MODES (all: cached,uncached,signed-in,cold).
 """
 
 import os
@@ -267,7 +268,10 @@ def main():
         ("signed-in", 600, ["article", "list"], {"cookie": cookie}),
         ("cold", 0, every_page, {}),
     )
+    wanted = os.environ.get("BENCH_MODES", "").split(",") if os.environ.get("BENCH_MODES") else None
     for mode, seconds, pages, options in runs:
+        if wanted is not None and mode not in wanted:
+            continue
         ratios = measure(mode, seconds, pages, **options)
         for (name, target_mode), target in TARGETS.items():
             if target_mode == mode and ratios[name] < target:
