@@ -28,3 +28,9 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = SharedClientRedisCacheClient
+        self.location = server
+
+    def redis(self):
+        """The redis-py client behind the cache, for what Django's cache API lacks (pub/sub,
+        transactions). Keys and channels go through `make_key`, as the cache's own do."""
+        return self._cache.get_client(write=True)

@@ -14,13 +14,15 @@ Two ways in. `PageCacheMiddleware` serves hits to cookie-less readers (no sessio
 sign-in and no pending messages) before sign-in, messages and URL routing run, which is most of
 a hit's cost; everyone else reaches the `cache_public_page` view decorator, which serves hits to
 anonymous visitors with a session and renders and stores misses. Each process keeps its own copy
-of the pages it served lately, so a hit costs one small read of the generation, not the page.
+of the pages it served lately, and, on Redis, of the generation (see `_GenerationWatch`), so a
+hit usually costs no round trip at all.
 
 Settings: PAGE_CACHE_SECONDS (default 600; 0 turns the cache off).
 """
 
 import hashlib
 import logging
+import os
 import re
 import threading
 import time
@@ -29,17 +31,22 @@ from collections import OrderedDict
 from functools import wraps
 from urllib.parse import urlencode
 
+import redis
 from django.conf import settings
 from django.contrib.messages import get_messages
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.urls import Resolver404, resolve
 from django.utils.cache import patch_vary_headers
 
+from skilldacity.cache import RedisCache
+
 logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "pagecache:generation"
+# Every change of the stored generation is announced here (see _GenerationWatch).
+CHANGES_CHANNEL = "pagecache:changes"
 CSRF_PLACEHOLDER = "__PAGECACHE_CSRF_TOKEN__"
 _CSRF_INPUT = re.compile(rb'(name="csrfmiddlewaretoken" value=")[^"]*(")')
 # Campaign and click identifiers: read by the attribution middleware, never by a page.
@@ -76,6 +83,7 @@ class _ProcessCopies:
 # An article page is about 30 KB and its fragments about as much again: some 10 MB per process.
 _copies = _ProcessCopies(size=300)
 _UNAVAILABLE = object()
+_UNKNOWN = object()
 
 
 def _cache(method, *args, default=None):
@@ -106,42 +114,204 @@ def _next_publication_timestamp():
 
 def _start_generation(now):
     next_publication = _next_publication_timestamp()
-    state = (uuid.uuid4().hex, next_publication)
     lifetime = cache_seconds()
     if next_publication is not None:
         lifetime = min(lifetime, max(1, int(next_publication - now)))
+    state = (uuid.uuid4().hex, next_publication, now + lifetime)
     _cache("set", GENERATION_KEY, state, lifetime)
+    # Two processes may start one at once; announcing it makes every process read the one
+    # stored last, instead of each keeping its own and overwriting the other's pages.
+    _announce_new_generation()
     return state
+
+
+def _is_state(state):
+    # (id, next scheduled publication or None, end of life); anything else (a shape stored by
+    # an earlier release) counts as no generation.
+    return isinstance(state, tuple) and len(state) == 3
+
+
+def _outlived(state, now):
+    """Whether a generation has ended: its lifetime is over or a scheduled article is due."""
+    return now >= state[2] or (state[1] is not None and state[1] <= now)
 
 
 def _generation(state, now):
     """(generation id, seconds a page cached now may live), from the stored state if current."""
-    if state is None or (state[1] is not None and state[1] <= now):
+    if not _is_state(state) or _outlived(state, now):
         state = _start_generation(now)
-    expires = state[1]
-    remaining = cache_seconds() if expires is None else min(cache_seconds(), int(expires - now))
+    _, next_publication, end = state
+    remaining = min(cache_seconds(), int(end - now))
+    if next_publication is not None:
+        remaining = min(remaining, int(next_publication - now))
     return state[0], max(remaining, 0)
 
 
 def current_generation():
-    return _generation(_cache("get", GENERATION_KEY), time.time())
+    state = _watch.stored_state()
+    return _generation(None if state is _UNAVAILABLE else state, time.time())
+
+
+def _announce_new_generation():
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return
+    try:
+        backend.redis().publish(backend.make_key(CHANGES_CHANNEL), "changed")
+    except (redis.RedisError, OSError):
+        logger.warning("Could not announce a new page cache generation", exc_info=True)
+
+
+def _wait_for_delivery(client):
+    """Return once Redis has written what it published to every subscriber's socket.
+
+    Redis writes the replies and messages produced by one turn of its event loop before it reads
+    the next command, so when a command sent after the PUBLISH's reply arrived is answered, the
+    message is in every subscriber's socket buffer (with Redis on loopback, in the receiving
+    process's buffer; across hosts, on the wire)."""
+    client.ping()
 
 
 def invalidate():
-    """Forget every cached page (call after the change has committed)."""
-    _cache("delete", GENERATION_KEY)
+    """Forget every cached page (call after the change has committed).
+
+    On Redis the generation is deleted and the change announced in one transaction, so no
+    process can miss it, and the call returns only once every subscribed process can see the
+    announcement: a reader whose request comes after staff saved gets the new page."""
+    _watch.forget()
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        _cache("delete", GENERATION_KEY)
+        return
+    try:
+        client = backend.redis()
+        with client.pipeline(transaction=True) as pipe:
+            pipe.delete(backend.make_key(GENERATION_KEY))
+            pipe.publish(backend.make_key(CHANGES_CHANNEL), "changed")
+            pipe.execute()
+        _wait_for_delivery(client)
+    except (redis.RedisError, OSError):
+        logger.warning("Page cache unavailable (invalidate)", exc_info=True)
+
+
+class _GenerationWatch:
+    """This process's copy of the stored generation, kept current by Redis pub/sub.
+
+    Reading the generation from Redis for every page served was a round trip per hit, a quarter
+    of its cost (bench/articles_pages.py). Instead the process subscribes to CHANGES_CHANNEL,
+    where every change of the generation is announced (`invalidate` also waits until Redis has
+    delivered it), and keeps the state it last read. Each request looks at the subscription's
+    socket without waiting; anything there means "read the generation again". A copy is also
+    re-read when its generation has ended (its lifetime, a scheduled publication).
+
+    Without a subscription (a cache other than Redis, Redis unreachable, the connection lost:
+    messages may have been missed) every request reads the generation, as before, and a new
+    subscription is tried at most every RETRY_SECONDS; the state is read afresh only once
+    Redis has confirmed it, so nothing announced after that read can be missed.
+    """
+
+    RETRY_SECONDS = 5
+
+    def __init__(self):
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self):
+        # After a fork the parent's connection and lock are not this process's to use.
+        self.lock = threading.Lock()
+        self.connection = None
+        self.subscribed_to = None
+        self.state = _UNKNOWN
+        self.next_attempt = 0.0
+
+    def stored_state(self):
+        """The stored generation state (None if there is none), or _UNAVAILABLE."""
+        backend = caches["default"]
+        if not isinstance(backend, RedisCache) or not self.lock.acquire(blocking=False):
+            return _cache("get", GENERATION_KEY, default=_UNAVAILABLE)
+        try:
+            identity = (backend.location, backend.make_key(CHANGES_CHANNEL))
+            if self.connection is not None and self.subscribed_to != identity:
+                self._unsubscribe()
+            if self.connection is None:
+                self._subscribe(backend, identity)
+            elif self._announced():
+                self.state = _UNKNOWN
+            if self.connection is None:
+                return _cache("get", GENERATION_KEY, default=_UNAVAILABLE)
+            if not _is_state(self.state) or _outlived(self.state, time.time()):
+                state = _cache("get", GENERATION_KEY, default=_UNAVAILABLE)
+                self.state = _UNKNOWN if state is _UNAVAILABLE else state
+                return state
+            return self.state
+        finally:
+            self.lock.release()
+
+    def forget(self):
+        """Read the generation again next time (this process has just changed it)."""
+        with self.lock:
+            self.state = _UNKNOWN
+
+    def _subscribe(self, backend, identity):
+        now = time.monotonic()
+        if now < self.next_attempt:
+            return
+        self.next_attempt = now + self.RETRY_SECONDS
+        pool = backend.redis().connection_pool
+        connection = pool.connection_class(**pool.connection_kwargs)
+        try:
+            connection.connect()
+            connection.send_command("SUBSCRIBE", identity[1])
+            connection.read_response(push_request=True)  # the confirmation: from here on, we hear
+        except (redis.RedisError, OSError):
+            logger.warning("Page cache changes: cannot subscribe", exc_info=True)
+            connection.disconnect()
+            return
+        self.connection, self.subscribed_to, self.state = connection, identity, _UNKNOWN
+
+    def _announced(self):
+        """Whether anything arrived on the subscription, without waiting. A lost connection
+        counts as an announcement: what was said meanwhile is unknown."""
+        try:
+            # Checked first because can_read would quietly reconnect, unsubscribed.
+            if not self.connection.is_connected:
+                raise redis.ConnectionError("the subscription's connection is closed")
+            if not self.connection.can_read(timeout=0):
+                return False
+            while self.connection.can_read(timeout=0):
+                self.connection.read_response(push_request=True)
+        except (redis.RedisError, OSError):
+            logger.warning("Page cache changes: subscription lost", exc_info=True)
+            self._unsubscribe()
+        return True
+
+    def _unsubscribe(self):
+        connection, self.connection, self.subscribed_to = self.connection, None, None
+        self.state = _UNKNOWN
+        connection.disconnect()
+
+
+_watch = _GenerationWatch()
+
+
+def forget_local_copies():
+    """Drop this process's copies of pages, fragments and the generation: for tests that wipe
+    the shared cache behind the page cache's back."""
+    _watch.forget()
+    with _copies.lock:
+        _copies.entries.clear()
 
 
 def cached_fragments(builders):
     """Pieces of a page shared by every visitor (signed-in ones too), kept for one generation.
 
     `builders` maps a fragment name to a function returning its rendered string; a function runs
-    only when the current generation has no copy. Copies this process already holds cost one
-    small read (the generation); the others are fetched in one more round trip.
+    only when the current generation has no copy. Copies this process already holds cost
+    nothing more; the others are fetched in one round trip.
     """
     if cache_seconds() <= 0:
         return {name: build() for name, build in builders.items()}
-    state = _cache("get", GENERATION_KEY, default=_UNAVAILABLE)
+    state = _watch.stored_state()
     if state is _UNAVAILABLE:
         return {name: build() for name, build in builders.items()}
     generation, remaining = _generation(state, time.time())
@@ -167,9 +337,8 @@ def cached_fragments(builders):
 def _find_page(key):
     """(generation, seconds a page stored now may live, current entry or None) for `key`, or
     None when the cache is unreachable. The page comes from this process's copy when that
-    belongs to the current generation; the generation is always read from the shared cache, so
-    a change staff make is seen by every process at once."""
-    state = _cache("get", GENERATION_KEY, default=_UNAVAILABLE)
+    belongs to the current generation, which `_watch` keeps current in every process."""
+    state = _watch.stored_state()
     if state is _UNAVAILABLE:
         return None
     generation, remaining = _generation(state, time.time())

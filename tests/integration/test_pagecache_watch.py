@@ -1,0 +1,149 @@
+"""Each process keeps the page cache's generation and learns of changes through Redis pub/sub:
+no Redis read per page served, and still never a stale page after staff publish, in any process."""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from django.core.cache import caches
+
+from articles.models import Article
+from articles.services import article_publish
+from skilldacity import pagecache
+from tests.articles.factories import ArticleFactory
+from tests.conftest import free_port
+
+from .conftest import ROOT, database_url_for_tests
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def other_process():
+    """A second process's watch, as far as Redis can tell: its own subscription and copy."""
+    watch = pagecache._GenerationWatch()
+    yield watch
+    if watch.connection is not None:
+        watch._unsubscribe()
+
+
+def test_pages_served_while_subscribed_read_nothing_from_redis(client, monkeypatch):
+    article = ArticleFactory()
+    url = article.get_absolute_url()
+    assert client.get(url)["X-Page-Cache"] == "miss"
+    assert client.get(url)["X-Page-Cache"] == "hit"
+    backend = caches["default"]
+    reads = []
+    for method in ("get", "get_many"):
+        original = getattr(backend, method)
+        monkeypatch.setattr(
+            backend, method, lambda *args, _m=original, **kw: reads.append(args) or _m(*args, **kw)
+        )
+    for _ in range(20):
+        response = client.get(url)
+        assert response["X-Page-Cache"] == "hit"
+        assert article.title in response.content.decode()
+    assert reads == []
+
+
+def test_another_process_sees_every_invalidation_by_the_time_it_returns(other_process):
+    for _ in range(200):
+        pagecache.current_generation()
+        assert pagecache._is_state(other_process.stored_state())
+        pagecache.invalidate()
+        assert other_process.stored_state() is None
+
+
+def test_the_copy_is_local_so_only_the_announcement_tells_it_apart(other_process):
+    """The control for the test above: a change made without announcing it goes unseen."""
+    pagecache.current_generation()
+    before = other_process.stored_state()
+    backend = caches["default"]
+    backend.redis().delete(backend.make_key(pagecache.GENERATION_KEY))
+    assert other_process.stored_state() == before
+
+
+def test_a_lost_subscription_reads_the_generation_until_subscribed_again(
+    other_process, throwaway_redis, settings, monkeypatch
+):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "skilldacity.cache.RedisCache",
+            "LOCATION": throwaway_redis.url,
+            "KEY_PREFIX": "watch-test",
+        }
+    }
+    monkeypatch.setattr(other_process, "RETRY_SECONDS", 0)
+    backend = caches["default"]
+    key = backend.make_key(pagecache.GENERATION_KEY)
+    pagecache.current_generation()
+    assert pagecache._is_state(other_process.stored_state())
+    assert other_process.connection is not None
+
+    # Redis drops the subscription; meanwhile another process's announcement is lost with it.
+    client = backend.redis()
+    assert client.client_kill_filter(_type="pubsub") >= 1
+    backend.set(pagecache.GENERATION_KEY, ("replaced", None, time.time() + 60), 60)
+    assert other_process.stored_state()[0] == "replaced"
+
+    # Subscribed again: changes are announced and seen as before.
+    assert other_process.stored_state()[0] == "replaced"
+    assert other_process.connection is not None
+    pagecache.invalidate()
+    assert other_process.stored_state() is None
+    assert client.exists(key) == 0
+
+
+@pytest.fixture
+def gunicorn_site():
+    """The site on gunicorn with two worker processes, on this test's database and Redis."""
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": database_url_for_tests(),
+            "DB_CONN_MAX_AGE": "0",
+            "CACHE_KEY_PREFIX": caches["default"].key_prefix,
+        }
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "skilldacity.wsgi", "--workers", "2"]
+        + ["--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=5).close()  # noqa: S310
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise
+            time.sleep(0.2)
+    yield base
+    server.terminate()
+    server.wait(15)
+
+
+def test_readers_on_every_worker_see_an_article_the_moment_it_is_published(gunicorn_site):
+    ArticleFactory(title="Already on the front page")
+    draft = ArticleFactory(title="Hot off the press", status=Article.Status.DRAFT)
+
+    def read_news():
+        with urllib.request.urlopen(f"{gunicorn_site}/news/", timeout=10) as response:  # noqa: S310
+            return response.headers["X-Page-Cache"], response.read().decode()
+
+    before = [read_news() for _ in range(30)]
+    assert [cache for cache, _ in before].count("hit") >= 28  # both workers serve their copy
+    assert not any("Hot off the press" in page for _, page in before)
+
+    article_publish(articles=Article.objects.filter(pk=draft.pk))
+    after = [read_news() for _ in range(30)]
+    assert all("Hot off the press" in page for _, page in after)
