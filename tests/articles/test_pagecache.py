@@ -255,3 +255,25 @@ def test_a_process_never_serves_its_own_copy_after_staff_publish(client):
     response = fetch(Client())
     assert "Fresh off the press" in response.content.decode()
     assert response["X-Page-Cache"] == "miss"
+
+
+def test_only_cached_pages_are_looked_up(client, monkeypatch):
+    """Forms, accounts and unknown URLs pay nothing for the page cache."""
+    looked_up = []
+    monkeypatch.setattr(pagecache, "_find_page", lambda key: looked_up.append(key))
+    for url in ("/quote/", "/contact/", "/newsletter/", "/accounts/login/", "/no-such-page/"):
+        client.get(url)
+    assert looked_up == []
+    fetch(client, "/news/")
+    assert looked_up
+
+
+def test_a_changed_urlconf_is_followed(client, settings):
+    """The middleware remembers which URLs lead to cached pages; a new URLconf starts over."""
+    ArticleFactory()
+    fetch(client, "/news/")
+    assert fetch(Client(), "/news/")["X-Page-Cache"] == "hit"
+    settings.ROOT_URLCONF = "tests.articles.urls_without_news"
+    response = Client().get("/news/")
+    assert response.content == b"The news moved."
+    assert "X-Page-Cache" not in response
