@@ -1,8 +1,10 @@
-"""The parts of an article page that are the same for every reader, rendered once per cache
-generation (see skilldacity.pagecache), so even a fresh page does little work."""
+"""The parts of article pages and article lists that are the same for every reader, rendered
+once per cache generation (see skilldacity.pagecache), so even a fresh page does little work."""
 
 import hashlib
+from urllib.parse import urlencode
 
+from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
@@ -11,7 +13,9 @@ from newsletter.rendering import render_signup_form
 from skilldacity.context_processors import site
 from skilldacity.pagecache import CSRF_PLACEHOLDER, cached_fragments, visitor_csrf_token
 
-from .models import Article
+from .models import Article, Category
+
+PAGE_SIZE = 10
 
 
 class ArticleNotLive(LookupError):
@@ -88,6 +92,53 @@ def _builders(article, prefix, *, preview):
         # Shared by every article page, so a cold article page only builds its own parts.
         "newsletter:footer": lambda: render_signup_form("footer"),
     }
+
+
+def listing_fragments(listed, *, category=None, tag=None, page_number=None, query=""):
+    """An article list's page, its cards with the page links, and its sidebar, as
+    (page, cards, aside).
+
+    Without a search, the count, each page's cards and links and the sidebar are rendered once per
+    generation, so a list page a reader is not served from the page cache (signed in, or an
+    address the cache does not key) needs no query for them. Search results, as many as there
+    are searches, are always rendered afresh. `page` is the requested page in a paginator of the
+    right shape: its numbers, not its articles, are what the page around the cards uses.
+    `listed()` gives the articles to list; it is called only when they are needed (building
+    the query was a fifth of a list page served from fragments).
+    """
+    scope = f"list:{category.slug if category else ''}:{tag.slug if tag else ''}"
+    if len(scope) > 120:
+        scope = f"list:{hashlib.sha256(scope.encode()).hexdigest()}"
+    aside = cached_fragments(
+        {
+            f"{scope}:aside": lambda: render_to_string(
+                "articles/_list_aside.html",
+                {"category": category, "tag": tag, "categories": Category.objects.all()},
+            )
+        }
+    )[f"{scope}:aside"]
+
+    def cards(items, page):
+        context = {
+            "articles": items,
+            "page": page,
+            "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2),
+            "query": query,
+            "query_prefix": f"{urlencode({'q': query})}&" if query else "",
+            "category": category,
+        }
+        return render_to_string("articles/_list_cards.html", context)
+
+    if query:
+        page = Paginator(listed(), PAGE_SIZE).get_page(page_number)
+        return page, mark_safe(cards(page, page)), mark_safe(aside)  # noqa: S308 - rendered
+    count_key = f"{scope}:count"
+    count = int(cached_fragments({count_key: lambda: str(listed().count())})[count_key])
+    page = Paginator(range(count), PAGE_SIZE).get_page(page_number)
+    start = (page.number - 1) * PAGE_SIZE
+    key = f"{scope}:page:{page.number}"
+    rendered = cached_fragments({key: lambda: cards(listed()[start : start + PAGE_SIZE], page)})
+    return page, mark_safe(rendered[key]), mark_safe(aside)  # noqa: S308 - rendered templates
 
 
 def _for_visitor(rendered, request):

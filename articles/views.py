@@ -1,7 +1,4 @@
-from urllib.parse import urlencode
-
 from django.contrib.auth.views import redirect_to_login
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -9,36 +6,36 @@ from django.views.decorators.http import require_safe
 
 from skilldacity.pagecache import cache_public_page
 
-from .fragments import live_article_fragments, preview_fragments
+from .fragments import listing_fragments, live_article_fragments, preview_fragments
 from .models import Article, Category, PreviousSlug, Tag
 from .search import clean_query, search_articles
-
-PAGE_SIZE = 10
 
 
 @require_safe
 @cache_public_page
 def article_list(request, slug=None, tag_slug=None):
-    articles = Article.objects.published().for_listing()
-    category = tag = None
-    if slug:
-        category = get_object_or_404(Category, slug=slug)
-        articles = articles.filter(category=category)
-    if tag_slug:
-        tag = get_object_or_404(Tag, slug=tag_slug)
-        articles = articles.filter(tags=tag)
+    category = get_object_or_404(Category, slug=slug) if slug else None
+    tag = get_object_or_404(Tag, slug=tag_slug) if tag_slug else None
     query = clean_query(request.GET.get("q"))
-    if query:
-        articles = search_articles(articles, query)
-    page = Paginator(articles, PAGE_SIZE).get_page(request.GET.get("page"))
+
+    def listed():
+        articles = Article.objects.published().for_listing()
+        if category:
+            articles = articles.filter(category=category)
+        if tag:
+            articles = articles.filter(tags=tag)
+        return search_articles(articles, query) if query else articles
+
+    page, cards, aside = listing_fragments(
+        listed, category=category, tag=tag, page_number=request.GET.get("page"), query=query
+    )
     context = {
         "page": page,
-        "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=2),
-        "query_prefix": f"{urlencode({'q': query})}&" if query else "",
         "category": category,
         "tag": tag,
         "query": query,
-        "categories": Category.objects.all(),
+        "cards": cards,
+        "aside": aside,
     }
     return render(request, "articles/article_list.html", context)
 

@@ -16,7 +16,7 @@ from articles.models import Article
 from articles.services import article_publish, article_unpublish
 from skilldacity import pagecache
 
-from .factories import ArticleFactory, StaffFactory, TagFactory
+from .factories import ArticleFactory, CategoryFactory, StaffFactory, TagFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -193,6 +193,40 @@ def test_signed_in_readers_share_the_sidebar_until_content_changes():
     assert second == first - 8 == 2
     ArticleFactory(title="Just published", category=article.category)
     assert "Just published" in fetch(reader, url).content.decode()
+
+
+def test_signed_in_readers_share_the_list_until_content_changes():
+    """A list page for a signed-in reader reuses the count, the page's cards and the sidebar;
+    page numbers, garbage or too large, still land on a real page; publishing shows at once."""
+    category = CategoryFactory()
+    for number in range(25):
+        ArticleFactory(title=f"Insight number {number}", category=category)
+    reader = Client()
+    reader.force_login(StaffFactory())
+    pagecache.current_generation()
+    first = queries_to_fetch(reader, "/news/?page=2")
+    second = queries_to_fetch(reader, "/news/?page=2")
+    # From the cache: the count, the page's articles and the categories. Left: session, user.
+    assert second == first - 3 == 2
+    last = fetch(reader, "/news/?page=999").content.decode()
+    assert "Insight number 0<" in last and "Insight number 10<" not in last
+    assert "Insight number 24<" in fetch(reader, "/news/?page=banana").content.decode()
+    # A category's first page: its own count, cards and sidebar, and the category itself.
+    assert queries_to_fetch(reader, category.get_absolute_url() + "?page=3") == 2 + 3 + 1
+    ArticleFactory(title="Just published", category=category)
+    page = fetch(reader, "/news/").content.decode()
+    assert "Just published" in page and "Insight number 15<" not in page
+
+
+def test_search_results_are_never_kept():
+    ArticleFactory(title="Python for data analysts")
+    reader = Client()
+    reader.force_login(StaffFactory())
+    for _ in range(2):
+        page = fetch(reader, "/news/?q=python").content.decode()
+        assert "Python for data analysts" in page and "1 article matching" in page
+    ArticleFactory(title="Python in the cloud")
+    assert "2 articles matching" in fetch(reader, "/news/?q=python").content.decode()
 
 
 def queries_to_fetch(client, url):
