@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Q
 from django.template.loader import render_to_string
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from newsletter.rendering import render_signup_form
@@ -75,9 +76,7 @@ def _builders(article, prefix, *, preview):
         f"{prefix}:main": lambda: render_to_string(
             "articles/_article_main.html", {"article": article()}
         ),
-        f"{prefix}:cta": lambda: render_to_string(
-            "articles/_article_cta.html", {"article": article(), "csrf_token": CSRF_PLACEHOLDER}
-        ),
+        f"{prefix}:cta": lambda: _lead_forms(article(), shared=not preview),
         f"{prefix}:aside": lambda: render_to_string(
             "articles/_article_aside.html",
             {
@@ -139,6 +138,41 @@ def listing_fragments(listed, *, category=None, tag=None, page_number=None, quer
     key = f"{scope}:page:{page.number}"
     rendered = cached_fragments({key: lambda: cards(listed()[start : start + PAGE_SIZE], page)})
     return page, mark_safe(rendered[key]), mark_safe(aside)  # noqa: S308 - rendered templates
+
+
+# Stand-ins for the article in the lead forms all article pages share (see _lead_forms).
+_ARTICLE_PK = "__LEADS_ARTICLE_PK__"
+_ARTICLE_PATH = "__LEADS_ARTICLE_PATH__"
+
+
+class _EveryArticle:
+    pk = _ARTICLE_PK
+
+    def get_absolute_url(self):
+        return _ARTICLE_PATH
+
+
+def _lead_forms(article, *, shared):
+    """The "Let's get in touch" and "Get a quote" forms for an article page.
+
+    They differ between articles only in two hidden inputs (the article and its address), and
+    rendering their widgets was two thirds of building a page's fragments, so they are rendered
+    once per generation for every article and the two values put in."""
+    if not shared:
+        context = {"article": article, "csrf_token": CSRF_PLACEHOLDER}
+        return render_to_string("articles/_article_cta.html", context)
+    html = cached_fragments(
+        {
+            "articles:lead-forms": lambda: render_to_string(
+                "articles/_article_cta.html",
+                {"article": _EveryArticle(), "csrf_token": CSRF_PLACEHOLDER},
+            )
+        }
+    )["articles:lead-forms"]
+    # Escaped as the widgets would have escaped them.
+    return html.replace(_ARTICLE_PK, escape(article.pk)).replace(
+        _ARTICLE_PATH, escape(article.get_absolute_url())
+    )
 
 
 def _for_visitor(rendered, request):

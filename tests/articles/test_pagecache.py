@@ -311,3 +311,21 @@ def test_a_changed_urlconf_is_followed(client, settings):
     response = Client().get("/news/")
     assert response.content == b"The news moved."
     assert "X-Page-Cache" not in response
+
+
+def test_article_pages_share_their_lead_forms_but_not_the_article_inside():
+    """The lead forms are rendered once for every article; each page's hidden inputs still name
+    its own article and address (what tests/leads/test_submit.py attributes a lead by)."""
+    first, second = ArticleFactory(), ArticleFactory()
+    reader = Client()
+    reader.force_login(StaffFactory())
+    pagecache.current_generation()
+    cold_first = queries_to_fetch(reader, first.get_absolute_url())
+    with CaptureQueriesContext(connection) as captured:
+        html = fetch(reader, second.get_absolute_url()).content.decode()
+    # The second page loads its own article, tags, related and recent, not the forms' choices.
+    assert len(captured) == cold_first - 4
+    for form in ("callback", "quote"):
+        assert f'name="{form}-article" value="{second.pk}"' in html
+        assert f'name="{form}-next" value="{second.get_absolute_url()}"' in html
+    assert "__LEADS_ARTICLE" not in html
