@@ -15,6 +15,9 @@ Modes:
             parameter the cache does not key on), so the view renders it; the parts shared by
             every reader (article body, sidebar, forms) come from the fragment cache;
   signed-in a signed-in reader: as uncached, plus loading the session and the user;
+  after-publish  right after staff publish (a new cache generation), each request a different
+            article, as a crawler walking the site would: every page is built, but the parts
+            all articles share (lead forms, footer) only once;
   cold      PAGE_CACHE_SECONDS=0: every page and fragment built from the database.
 
 Usage (about four minutes; loopback only):
@@ -22,7 +25,7 @@ Usage (about four minutes; loopback only):
 Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/skd_articles),
 BENCH_REDIS_URL (default redis://127.0.0.1:6379/2), BENCH_PORT (8150), BENCH_SECONDS (2 per
 slice), BENCH_ROUNDS (3), BENCH_CONNECTIONS (8), BENCH_WORKERS (2), BENCH_ARTICLES (10000),
-BENCH_MODES (all: cached,uncached,signed-in,cold).
+BENCH_MODES (all: cached,uncached,signed-in,after-publish,cold).
 """
 
 import os
@@ -188,8 +191,22 @@ def to_ms(value, unit):
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(path, cookie=None):
+# What publishing does to the page cache.
+START_NEW_GENERATION = "from skilldacity import pagecache; pagecache.invalidate()"
+# Each request a different article (wrk -t1: one counter).
+WALK_ARTICLES = """
+local seen = 0
+request = function()
+  seen = seen + 1
+  return wrk.format("GET", "/news/bench-article-" .. (seen % ARTICLES + 1) .. "/")
+end
+"""
+
+
+def wrk(path, cookie=None, script=None):
     headers = ["-H", f"Cookie: {cookie}"] if cookie else []
+    if script:
+        headers += ["-s", script]
     output = subprocess.run(
         [
             "wrk",
@@ -215,17 +232,23 @@ def wrk(path, cookie=None):
     return {"rps": rps, "p50": p50, "p99": p99}
 
 
-def measure(mode, page_cache_seconds, pages, cookie=None, query=""):
+def measure(mode, page_cache_seconds, pages, cookie=None, query="", after_publish=False):
     """Each page alternating with the ceiling, so both see the same machine load."""
     server = start_server(page_cache_seconds)
     rows, ratios = [], {}
+    script = None
+    if after_publish:
+        script = Path(f"/tmp/skd-walk-articles-{os.getpid()}.lua")
+        script.write_text(WALK_ARTICLES.replace("ARTICLES", str(ARTICLES)))
     try:
         for name in pages:
             path = PAGES[name] + (("&" if "?" in PAGES[name] else "?") + query if query else "")
             runs = []
             for _ in range(ROUNDS):
                 ceiling = wrk(CEILING)
-                runs.append((wrk(path, cookie), ceiling))
+                if after_publish:
+                    manage("shell", "-c", START_NEW_GENERATION)
+                runs.append((wrk(path, cookie, script), ceiling))
             ratio = ratios[name] = statistics.median(p["rps"] / c["rps"] for p, c in runs)
             figures = {key: statistics.median(p[key] for p, _ in runs) for key in runs[0][0]}
             ceiling_rps = statistics.median(c["rps"] for _, c in runs)
@@ -234,16 +257,18 @@ def measure(mode, page_cache_seconds, pages, cookie=None, query=""):
             if target is not None:
                 verdict = f"  {'PASS' if ratio >= target else 'FAIL'} (target {target:.0%})"
             rows.append(
-                f"  {mode:9} {name:8} {figures['rps']:6.0f} req/s = {ratio:4.0%} of "
+                f"  {mode:13} {name:8} {figures['rps']:6.0f} req/s = {ratio:4.0%} of "
                 f"{ceiling_rps:5.0f}   p50 {figures['p50']:6.1f} ms   "
                 f"p99 {figures['p99']:6.1f} ms{verdict}"
             )
         rss = worker_rss_mb(server)
     finally:
         stop_server(server)
+        if script:
+            script.unlink()
     print("\n".join(rows))
     print(
-        f"  {mode:9} worker RSS after the run: "
+        f"  {mode:13} worker RSS after the run: "
         + ", ".join(f"{size:.0f} MB" for size in rss)
         + f" ({WORKERS} sync workers)"
     )
@@ -266,6 +291,7 @@ def main():
         ("cached", 600, every_page, {}),
         ("uncached", 600, every_page, {"query": "from=bench"}),
         ("signed-in", 600, ["article", "list"], {"cookie": cookie}),
+        ("after-publish", 600, ["article"], {"after_publish": True}),
         ("cold", 0, every_page, {}),
     )
     wanted = os.environ.get("BENCH_MODES", "").split(",") if os.environ.get("BENCH_MODES") else None
