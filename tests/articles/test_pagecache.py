@@ -315,7 +315,8 @@ def test_a_changed_urlconf_is_followed(client, settings):
 
 def test_article_pages_share_their_lead_forms_but_not_the_article_inside():
     """The lead forms are rendered once for every article; each page's hidden inputs still name
-    its own article and address (what tests/leads/test_submit.py attributes a lead by)."""
+    its own article and address, as does the newsletter form (what leads and sign-ups are
+    attributed to)."""
     first, second = ArticleFactory(), ArticleFactory()
     reader = Client()
     reader.force_login(StaffFactory())
@@ -328,4 +329,5 @@ def test_article_pages_share_their_lead_forms_but_not_the_article_inside():
     for form in ("callback", "quote"):
         assert f'name="{form}-article" value="{second.pk}"' in html
         assert f'name="{form}-next" value="{second.get_absolute_url()}"' in html
+    assert f'name="article" value="{second.pk}" id="nl-article-article"' in html
     assert "__LEADS_ARTICLE" not in html
