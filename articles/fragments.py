@@ -81,10 +81,7 @@ def _builders(article, prefix, *, preview):
             "articles/_article_aside.html",
             {
                 "article": article(),
-                "sidebar": render_to_string(
-                    "articles/_sidebar_links.html",
-                    {"related": related_articles(article()), "recent": recent_articles(article())},
-                ),
+                "sidebar": _sidebar_links(article()),
                 "csrf_token": CSRF_PLACEHOLDER,
             },
         ),
@@ -192,11 +189,18 @@ def _fragment_prefix(slug):
     return f"article:{hashlib.sha256(slug.encode()).hexdigest()}"
 
 
-def recent_articles(exclude=None, limit=5):
-    """The newest live articles, without the one being read."""
+def _sidebar_links(article):
+    related = related_articles(article)
+    # An article listed as related is not listed again as recent.
+    recent = recent_articles(exclude=[article, *related["articles"]])
+    return render_to_string("articles/_sidebar_links.html", {"related": related, "recent": recent})
+
+
+def recent_articles(exclude=(), limit=5):
+    """The newest live articles, leaving out `exclude` (those already on the page)."""
     articles = Article.objects.published().only("title", "slug", "published_at")
-    if exclude is not None:
-        articles = articles.exclude(pk=exclude.pk)
+    if exclude:
+        articles = articles.exclude(pk__in=[article.pk for article in exclude])
     return {"articles": list(articles[:limit]), "heading": "Recent Articles", "slot": "recent"}
 
 

@@ -260,3 +260,15 @@ def test_related_articles_prefer_shared_tags_then_category(client):
     related = html.split('data-slot="related"')[1].split("</section>")[0]
     assert related.index(both.title) < related.index(one.title) < related.index(same_category.title)
     assert "Nothing in common" not in related and article.title not in related
+
+
+def test_recent_articles_leave_out_the_related_ones(client):
+    tag = TagFactory()
+    article = ArticleFactory(tags=[tag])
+    related = ArticleFactory(title="Related and recent", tags=[tag], category=CategoryFactory())
+    other = ArticleFactory(title="Only recent", category=CategoryFactory())
+    html = html_of(client.get(article.get_absolute_url()))
+    related_list = html.split('data-slot="related"')[1].split("</section>")[0]
+    recent_list = html.split('data-slot="recent"')[1].split("</section>")[0]
+    assert related.title in related_list and related.title not in recent_list
+    assert other.title in recent_list and article.title not in recent_list
