@@ -205,7 +205,8 @@ class _GenerationWatch:
     where every change of the generation is announced (`invalidate` also waits until Redis has
     delivered it), and keeps the state it last read. Each request looks at the subscription's
     socket without waiting; anything there means "read the generation again". A copy is also
-    re-read when its generation has ended (its lifetime, a scheduled publication).
+    re-read when its generation has ended (its lifetime, a scheduled publication), and while
+    the subscription has been quiet for a while and not yet answered a PING.
 
     Without a subscription (a cache other than Redis, Redis unreachable, the connection lost:
     messages may have been missed) every request reads the generation, as before, and a new
@@ -214,6 +215,10 @@ class _GenerationWatch:
     """
 
     RETRY_SECONDS = 5
+    # A subscription not heard from for PING_SECONDS is pinged, and given up on when the answer
+    # takes longer than PONG_SECONDS; meanwhile the generation is read per request.
+    PING_SECONDS = 5
+    PONG_SECONDS = 2
 
     def __init__(self):
         self._reset()
@@ -226,6 +231,8 @@ class _GenerationWatch:
         self.subscribed_to = None
         self.state = _UNKNOWN
         self.next_attempt = 0.0
+        self.heard_at = 0.0
+        self.ping_sent_at = None
 
     def stored_state(self):
         """The stored generation state (None if there is none), or _UNAVAILABLE."""
@@ -271,18 +278,33 @@ class _GenerationWatch:
             connection.disconnect()
             return
         self.connection, self.subscribed_to, self.state = connection, identity, _UNKNOWN
+        self.heard_at, self.ping_sent_at = time.monotonic(), None
 
     def _announced(self):
-        """Whether anything arrived on the subscription, without waiting. A lost connection
-        counts as an announcement: what was said meanwhile is unknown."""
+        """Whether the copy must be read again, found without waiting: something was announced,
+        the subscription is lost, or it has not been heard from lately. A connection can die
+        without a sound (a firewall or NAT forgetting an idle connection), so a quiet one is
+        sent a PING and trusted again only once it answers."""
+        now = time.monotonic()
+        announced = False
         try:
             # Checked first because can_read would quietly reconnect, unsubscribed.
             if not self.connection.is_connected:
                 raise redis.ConnectionError("the subscription's connection is closed")
-            if not self.connection.can_read(timeout=0):
-                return False
             while self.connection.can_read(timeout=0):
-                self.connection.read_response(push_request=True)
+                reply = self.connection.read_response(push_request=True)
+                self.heard_at = now
+                if _is_pong(reply):
+                    self.ping_sent_at = None
+                else:
+                    announced = True
+            if now - self.heard_at <= self.PING_SECONDS:
+                return announced
+            if self.ping_sent_at is None:
+                self.connection.send_command("PING")
+                self.ping_sent_at = now
+            elif now - self.ping_sent_at > self.PONG_SECONDS:
+                raise redis.TimeoutError("the subscription did not answer a PING")
         except (redis.RedisError, OSError):
             logger.warning("Page cache changes: subscription lost", exc_info=True)
             self._unsubscribe()
@@ -292,6 +314,15 @@ class _GenerationWatch:
         connection, self.connection, self.subscribed_to = self.connection, None, None
         self.state = _UNKNOWN
         connection.disconnect()
+
+
+def _is_pong(reply):
+    # A subscribed connection answers PING with ["pong", ""] (RESP2) or PONG (RESP3).
+    if isinstance(reply, list) and reply:
+        reply = reply[0]
+    if isinstance(reply, bytes):
+        reply = reply.decode(errors="replace")
+    return isinstance(reply, str) and reply.lower() == "pong"
 
 
 _watch = _GenerationWatch()

@@ -99,6 +99,33 @@ def test_a_lost_subscription_reads_the_generation_until_subscribed_again(
     assert client.exists(key) == 0
 
 
+def test_a_quiet_subscription_is_pinged_and_given_up_when_it_does_not_answer(
+    other_process, monkeypatch
+):
+    monkeypatch.setattr(other_process, "PING_SECONDS", 0.05)
+    monkeypatch.setattr(other_process, "PONG_SECONDS", 0.3)
+    pagecache.current_generation()
+    assert pagecache._is_state(other_process.stored_state())
+    time.sleep(0.1)
+    other_process.stored_state()  # quiet for a while: pinged, and read from Redis meanwhile
+    assert other_process.ping_sent_at is not None
+    deadline = time.monotonic() + 5
+    while other_process.ping_sent_at is not None and time.monotonic() < deadline:
+        other_process.stored_state()
+    assert other_process.ping_sent_at is None and other_process.connection is not None
+
+    # A connection that died without a sound (a firewall dropped it): PINGs go nowhere.
+    monkeypatch.setattr(other_process.connection, "send_command", lambda *args, **kwargs: None)
+    time.sleep(0.1)
+    other_process.stored_state()
+    assert other_process.connection is not None
+    time.sleep(0.4)
+    backend = caches["default"]
+    backend.set(pagecache.GENERATION_KEY, ("changed meanwhile", None, time.time() + 60), 60)
+    assert other_process.stored_state()[0] == "changed meanwhile"
+    assert other_process.connection is None
+
+
 @pytest.fixture
 def gunicorn_site():
     """The site on gunicorn with two worker processes, on this test's database and Redis."""
