@@ -68,6 +68,31 @@ def test_the_copy_is_local_so_only_the_announcement_tells_it_apart(other_process
     assert other_process.stored_state() == before
 
 
+def test_a_forked_process_leaves_its_parents_subscription_alone(monkeypatch):
+    """gunicorn --preload and Celery's prefork pool fork a process that may have subscribed."""
+    monkeypatch.setattr(pagecache._watch, "next_attempt", 0.0)
+    backend = caches["default"]
+    pagecache.current_generation()
+    backend.redis().ping()  # the new generation's announcement has arrived...
+    assert pagecache._is_state(pagecache._watch.stored_state())  # ...and been heard
+    assert pagecache._watch.connection is not None
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        watch = pagecache._watch
+        fresh = watch.connection is None and watch.state is pagecache._UNKNOWN
+        os.write(write_end, b"fresh" if fresh else b"inherited")
+        os._exit(0)
+    os.waitpid(child, 0)
+    assert os.read(read_end, 16) == b"fresh"
+    # The parent still hears announcements on its own subscription.
+    backend.redis().delete(backend.make_key(pagecache.GENERATION_KEY))
+    assert pagecache._watch.stored_state() is not None  # not announced: the copy stands
+    pagecache._announce_new_generation()
+    backend.redis().ping()  # delivered to every subscriber by the time this is answered
+    assert pagecache._watch.stored_state() is None
+
+
 def test_a_lost_subscription_reads_the_generation_until_subscribed_again(
     other_process, throwaway_redis, settings, monkeypatch
 ):
