@@ -105,14 +105,17 @@ def listing_fragments(listed, *, category=None, tag=None, page_number=None, quer
     scope = f"list:{category.slug if category else ''}:{tag.slug if tag else ''}"
     if len(scope) > 120:
         scope = f"list:{hashlib.sha256(scope.encode()).hexdigest()}"
-    aside = cached_fragments(
-        {
-            f"{scope}:aside": lambda: render_to_string(
-                "articles/_list_aside.html",
-                {"category": category, "tag": tag, "categories": Category.objects.all()},
-            )
-        }
-    )[f"{scope}:aside"]
+    builders = {
+        f"{scope}:aside": lambda: render_to_string(
+            "articles/_list_aside.html",
+            {"category": category, "tag": tag, "categories": Category.objects.all()},
+        )
+    }
+    if not query:
+        # With the sidebar: a process without copies fetches both in one round trip.
+        builders[f"{scope}:count"] = lambda: str(listed().count())
+    shared = cached_fragments(builders)
+    aside = shared[f"{scope}:aside"]
 
     def cards(items, page):
         context = {
@@ -128,8 +131,7 @@ def listing_fragments(listed, *, category=None, tag=None, page_number=None, quer
     if query:
         page = Paginator(listed(), PAGE_SIZE).get_page(page_number)
         return page, mark_safe(cards(page, page)), mark_safe(aside)  # noqa: S308 - rendered
-    count_key = f"{scope}:count"
-    count = int(cached_fragments({count_key: lambda: str(listed().count())})[count_key])
+    count = int(shared[f"{scope}:count"])
     page = Paginator(range(count), PAGE_SIZE).get_page(page_number)
     start = (page.number - 1) * PAGE_SIZE
     key = f"{scope}:page:{page.number}"

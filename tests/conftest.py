@@ -56,12 +56,13 @@ def pytest_collection_modifyitems(config, items):
 def _fresh_cache():
     """Rate limits and page caches live in the cache; every test starts with an empty one."""
     from django.core.cache import cache
-    from django.core.cache.backends.redis import RedisCache
+
+    from skilldacity.cache import RedisCache
 
     if isinstance(cache, RedisCache):
         # Only our own keys: FLUSHDB would also drop the broker's queued tasks and another
         # xdist worker's keys when they share the Redis database.
-        client = cache._cache.get_client(write=True)
+        client = cache.redis()
         keys = list(client.scan_iter(match=f"{cache.key_prefix}:*", count=1000))
         if keys:
             client.delete(*keys)

@@ -227,6 +227,8 @@ def test_search_results_are_never_kept():
         assert "Python for data analysts" in page and "1 article matching" in page
     ArticleFactory(title="Python in the cloud")
     assert "2 articles matching" in fetch(reader, "/news/?q=python").content.decode()
+    # A search shares the list's sidebar, not its count.
+    assert "Python in the cloud" in fetch(reader, "/news/").content.decode()
 
 
 def queries_to_fetch(client, url):
