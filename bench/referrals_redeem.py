@@ -55,8 +55,8 @@ def main():
     from django.db import transaction
     from django.db.models import F
 
-    from referrals import services
     from referrals.models import LedgerEntry, ReferrerAccount, Reward
+    from referrals.services import ledger, rewards
 
     run_id = uuid.uuid4().hex[:6].upper()
     reward, _ = Reward.objects.get_or_create(
@@ -65,7 +65,7 @@ def main():
     )
     accounts = [account(f"R{run_id}{i:02d}", f"redeem-{run_id}-{i}@example.com") for i in range(32)]
     for target in accounts:
-        services.ledger_post(
+        ledger.ledger_post(
             account_id=target.pk,
             amount=10_000_000,
             kind=LedgerEntry.Kind.ADJUSTMENT,
@@ -74,12 +74,12 @@ def main():
     keys = itertools.count()
 
     def redeem_own(index):
-        services.reward_redeem(
+        rewards.reward_redeem(
             account_id=accounts[index].pk, reward_id=reward.pk, request_key=f"{run_id}-{next(keys)}"
         )
 
     def redeem_shared(index):
-        services.reward_redeem(
+        rewards.reward_redeem(
             account_id=accounts[0].pk, reward_id=reward.pk, request_key=f"{run_id}-{next(keys)}"
         )
 

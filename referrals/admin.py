@@ -4,9 +4,9 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from . import services
 from .forms import AdjustmentForm
 from .models import LedgerEntry, Redemption, Referral, ReferrerAccount, Reward
+from .services import errors, ledger, rewards, rules
 
 
 class ReadOnlyAdminMixin:
@@ -27,7 +27,7 @@ def _run_each(modeladmin, request, queryset, operation, done):
     for obj in queryset:
         try:
             operation(obj)
-        except services.PointsError as error:
+        except errors.PointsError as error:
             modeladmin.message_user(request, f"{obj}: {error}", messages.ERROR)
         else:
             ok += 1
@@ -83,7 +83,7 @@ class ReferralAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self,
             request,
             queryset,
-            lambda r: services.referral_approve(referral_id=r.pk, staff_user=request.user),
+            lambda r: rules.referral_approve(referral_id=r.pk, staff_user=request.user),
             "Approved",
         )
 
@@ -93,7 +93,7 @@ class ReferralAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self,
             request,
             queryset,
-            lambda r: services.referral_reject(
+            lambda r: rules.referral_reject(
                 referral_id=r.pk, staff_user=request.user, reason="Rejected by staff"
             ),
             "Rejected",
@@ -139,13 +139,13 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         form = AdjustmentForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                entry = services.points_adjust(
+                entry = ledger.points_adjust(
                     account_id=form.cleaned_data["account"].pk,
                     amount=form.cleaned_data["amount"],
                     note=form.cleaned_data["note"],
                     staff_user=request.user,
                 )
-            except services.PointsError as error:
+            except errors.PointsError as error:
                 form.add_error("amount", str(error))
             else:
                 self.message_user(request, f"Posted {entry}.", messages.SUCCESS)
@@ -170,7 +170,7 @@ class LedgerEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self,
             request,
             queryset,
-            lambda e: services.entry_reverse(entry_id=e.pk, staff_user=request.user),
+            lambda e: ledger.entry_reverse(entry_id=e.pk, staff_user=request.user),
             "Reversed",
         )
 
@@ -196,7 +196,7 @@ class RedemptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self,
             request,
             queryset,
-            lambda r: services.redemption_fulfil(redemption_id=r.pk, staff_user=request.user),
+            lambda r: rewards.redemption_fulfil(redemption_id=r.pk, staff_user=request.user),
             "Fulfilled",
         )
 
@@ -206,7 +206,7 @@ class RedemptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self,
             request,
             queryset,
-            lambda r: services.redemption_cancel(
+            lambda r: rewards.redemption_cancel(
                 redemption_id=r.pk, staff_user=request.user, note="Cancelled by our team."
             ),
             "Cancelled",

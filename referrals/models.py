@@ -1,8 +1,8 @@
 """SkillPoints: referrer accounts, referrals, the points ledger, rewards and redemptions.
 
-Points are money-like. They move only by appending a `LedgerEntry` (services.ledger_post); the
-balance cached on `ReferrerAccount` is updated in the same transaction under a row lock, and the
-database refuses a negative balance. `manage.py audit_skillpoints` proves cache == sum of entries.
+Points are money-like. They move only by appending a `LedgerEntry` (`services.ledger`); the balance
+cached on `ReferrerAccount` is updated in the same transaction under a row lock, and the database
+refuses a negative balance. `manage.py audit_skillpoints` proves cache == sum of entries.
 """
 
 from django.conf import settings

@@ -7,7 +7,7 @@ from django.dispatch import receiver
 
 from skilldacity.signals import person_known
 
-from .services import referral_record
+from .services.rules import referral_record
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from django.views.decorators.http import require_POST
 from skilldacity.attribution import client_ip, get_attribution, set_referral_code
 from skilldacity.spam import rate_limited
 
-from . import services
 from .forms import EmailAuthenticationForm, OutboxPasswordResetForm, RedeemForm, SignupForm
 from .models import LedgerEntry, Redemption, Referral, ReferrerAccount, Reward
+from .services import accounts, errors, rewards, rules
 
 HISTORY_PAGE_SIZE = 20
 REFERRALS_SHOWN = 50
@@ -30,7 +30,7 @@ def landing(request):
     return render(
         request,
         "referrals/landing.html",
-        {"rewards": rewards, "points_per_referral": services.points_per_referral()},
+        {"rewards": rewards, "points_per_referral": rules.points_per_referral()},
     )
 
 
@@ -59,7 +59,7 @@ def signup(request):
             status = 429
         elif form.is_valid():
             if not form.is_spam():
-                services.account_signup(
+                accounts.account_signup(
                     email=form.cleaned_data["email"],
                     password=form.cleaned_data["password1"],
                     attribution=get_attribution(request),
@@ -67,7 +67,7 @@ def signup(request):
                 )
             request.session["signup_email"] = form.cleaned_data["email"]
             return redirect("referrals:signup_done")
-    context = {"form": form, "points_per_referral": services.points_per_referral()}
+    context = {"form": form, "points_per_referral": rules.points_per_referral()}
     return render(request, "registration/signup.html", context, status=status)
 
 
@@ -79,7 +79,7 @@ def signup_done(request):
 
 def verify(request, token):
     """GET shows a button; only the POST verifies, so mail scanners that follow links cannot."""
-    user = services.verification_user(token)
+    user = accounts.verification_user(token)
     if user is None:
         return render(request, "registration/verify_invalid.html", status=400)
     if ReferrerAccount.objects.filter(user=user, email_verified_at__isnull=False).exists():
@@ -87,7 +87,7 @@ def verify(request, token):
         messages.info(request, "Your address is already verified. Please sign in.")
         return redirect("login")
     if request.method == "POST":
-        services.account_verify(user=user)
+        accounts.account_verify(user=user)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, "Your e-mail address is verified. Welcome to SkillPoints!")
         return redirect("referrals:dashboard")
@@ -139,7 +139,7 @@ def _history_page(account, before):
 @login_required
 def dashboard(request):
     """The referrer's own page. Everything is looked up through request.user: no ids in the URL."""
-    account = services.account_for_user(user=request.user)
+    account = accounts.account_for_user(user=request.user)
     referrals = list(
         account.referrals.only("referrer_id", "email", "state", "created_at")[:REFERRALS_SHOWN]
     )
@@ -161,7 +161,7 @@ def dashboard(request):
         "referrals/dashboard.html",
         {
             "account": account,
-            "referrals": [(services.mask_email(r.email), r) for r in referrals],
+            "referrals": [(rules.mask_email(r.email), r) for r in referrals],
             "counts": counts,
             "history": history,
             "older_than": older_than,
@@ -181,14 +181,14 @@ def redeem(request):
     if not form.is_valid():
         messages.error(request, "That reward could not be redeemed. Please try again.")
         return redirect("referrals:dashboard")
-    account = services.account_for_user(user=request.user)
+    account = accounts.account_for_user(user=request.user)
     try:
-        redemption = services.reward_redeem(
+        redemption = rewards.reward_redeem(
             account_id=account.pk,
             reward_id=form.cleaned_data["reward"],
             request_key=form.cleaned_data["request_key"],
         )
-    except services.PointsError as error:
+    except errors.PointsError as error:
         messages.error(request, str(error))
     else:
         messages.success(
@@ -204,8 +204,8 @@ def redeem(request):
 def redemption_cancel(request, pk):
     redemption = get_object_or_404(Redemption, pk=pk, account__user=request.user)
     try:
-        services.redemption_cancel(redemption_id=redemption.pk)
-    except services.InvalidTransition:
+        rewards.redemption_cancel(redemption_id=redemption.pk)
+    except errors.InvalidTransition:
         messages.error(request, "That request is already being handled, so it cannot be cancelled.")
     else:
         messages.success(

@@ -1,6 +1,6 @@
 from django import template
 
-from referrals.services import points_per_referral
+from referrals.services.rules import points_per_referral
 
 register = template.Library()
 

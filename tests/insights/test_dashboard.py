@@ -155,7 +155,8 @@ def test_skillpoints_awarded_redeemed_and_top_referrers(
     staff_client, frozen_today, django_user_model
 ):
     from referrals.models import LedgerEntry
-    from referrals.services import account_create, ledger_post
+    from referrals.services.accounts import account_create
+    from referrals.services.ledger import ledger_post
 
     award, redemption = LedgerEntry.Kind.REFERRAL_AWARD, LedgerEntry.Kind.REDEMPTION
     ada = account_create(user=django_user_model.objects.create_user("ada", "ada@example.com"))

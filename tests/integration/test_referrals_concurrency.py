@@ -7,8 +7,8 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, IntegrityError, connections, transaction
 
-from referrals import services
 from referrals.models import LedgerEntry, Redemption, Referral, ReferrerAccount
+from referrals.services import errors, ledger, rewards
 from skilldacity.signals import person_known
 from tests.referrals.factories import AccountFactory, RewardFactory
 
@@ -32,7 +32,7 @@ def race(count, work):
 
 
 def fund(account, amount):
-    services.ledger_post(
+    ledger.ledger_post(
         account_id=account.pk,
         amount=amount,
         kind=LedgerEntry.Kind.ADJUSTMENT,
@@ -42,8 +42,8 @@ def fund(account, amount):
 
 def attempt_redeem(account, reward, key):
     try:
-        services.reward_redeem(account_id=account.pk, reward_id=reward.pk, request_key=key)
-    except services.PointsError as error:
+        rewards.reward_redeem(account_id=account.pk, reward_id=reward.pk, request_key=key)
+    except errors.PointsError as error:
         return type(error).__name__
     return "ok"
 
@@ -101,7 +101,7 @@ def test_the_same_award_key_twice_awards_once():
     account = AccountFactory()
     outcomes = race(
         8,
-        lambda _: services.ledger_post(
+        lambda _: ledger.ledger_post(
             account_id=account.pk, amount=100, kind=LedgerEntry.Kind.REFERRAL_AWARD, key="award:1"
         )[1],
     )

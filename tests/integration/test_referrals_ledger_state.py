@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
-from referrals import services
 from referrals.models import LedgerEntry, Redemption, ReferrerAccount
+from referrals.services import errors, ledger, rewards
 from tests.referrals.factories import AccountFactory, RewardFactory
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(target=awards, amount=st.integers(min_value=1, max_value=400))
     def award(self, amount):
-        entry, created = services.ledger_post(
+        entry, created = ledger.ledger_post(
             account_id=self.account.pk,
             amount=amount,
             kind=LedgerEntry.Kind.REFERRAL_AWARD,
@@ -51,7 +51,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(entry=awards)
     def deliver_again(self, entry):
-        _, created = services.ledger_post(
+        _, created = ledger.ledger_post(
             account_id=self.account.pk,
             amount=entry.amount,
             kind=entry.kind,
@@ -63,10 +63,10 @@ class LedgerMachine(RuleBasedStateMachine):
     def redeem(self, choice):
         reward = self.rewards[choice]
         try:
-            redemption = services.reward_redeem(
+            redemption = rewards.reward_redeem(
                 account_id=self.account.pk, reward_id=reward.pk, request_key=uuid.uuid4().hex
             )
-        except services.InsufficientPoints:
+        except errors.InsufficientPoints:
             assert self.expected < reward.points_cost
             return None
         assert self.expected >= reward.points_cost
@@ -81,10 +81,10 @@ class LedgerMachine(RuleBasedStateMachine):
         was_open = redemption.pk in self.open_redemptions
         try:
             if fulfil:
-                services.redemption_fulfil(redemption_id=redemption.pk, staff_user=None)
+                rewards.redemption_fulfil(redemption_id=redemption.pk, staff_user=None)
             else:
-                services.redemption_cancel(redemption_id=redemption.pk)
-        except services.InvalidTransition:
+                rewards.redemption_cancel(redemption_id=redemption.pk)
+        except errors.InvalidTransition:
             assert not was_open
             return
         assert was_open
@@ -95,8 +95,8 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(entry=awards)
     def reverse(self, entry):
         try:
-            services.entry_reverse(entry_id=entry.pk)
-        except services.InsufficientPoints:
+            ledger.entry_reverse(entry_id=entry.pk)
+        except errors.InsufficientPoints:
             assert entry.pk not in self.reversed and self.expected < entry.amount
             return
         if entry.pk not in self.reversed:
@@ -106,10 +106,10 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(amount=st.integers(min_value=-500, max_value=500).filter(bool))
     def adjust(self, amount):
         try:
-            services.points_adjust(
+            ledger.points_adjust(
                 account_id=self.account.pk, amount=amount, note="test", staff_user=None
             )
-        except services.InsufficientPoints:
+        except errors.InsufficientPoints:
             assert self.expected + amount < 0
             return
         self.expected += amount

@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core import signing
 from django.urls import reverse
 
-from referrals import services
 from referrals.models import Referral, ReferrerAccount
+from referrals.services import accounts
 from skilldacity.outbox.models import Email
 from skilldacity.spam import form_started_token
 
@@ -286,7 +286,7 @@ class TestPasswordReset:
 
 def test_verification_token_is_signed_with_its_own_salt(db):
     user = UserFactory(email="x@example.com")
-    token = services.verification_token(user)
+    token = accounts.verification_token(user)
     with pytest.raises(signing.BadSignature):
         signing.loads(token)  # the default salt must not accept it
-    assert services.verification_user(token) == user
+    assert accounts.verification_user(token) == user

@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from referrals import services
 from referrals.models import LedgerEntry, Redemption, Referral, ReferrerAccount
+from referrals.services import ledger, rewards
 
 from .factories import AccountFactory
 
@@ -17,7 +17,7 @@ def staff(admin_client):
 
 
 def post_points(account, amount, key):
-    return services.ledger_post(
+    return ledger.ledger_post(
         account_id=account.pk, amount=amount, kind=LedgerEntry.Kind.ADJUSTMENT, key=key
     )[0]
 
@@ -31,7 +31,7 @@ def test_changelists_render_in_fixed_queries(
     for n in range(15):
         post_points(referrer, 10, f"k{n}")
         Referral.objects.create(referrer=referrer, email=f"f{n}@example.com")
-    services.reward_redeem(account_id=referrer.pk, reward_id=reward.pk, request_key="admin-test")
+    rewards.reward_redeem(account_id=referrer.pk, reward_id=reward.pk, request_key="admin-test")
     with django_assert_max_num_queries(12):
         response = staff.get(reverse(f"admin:referrals_{name}_changelist"))
     assert response.status_code == 200
@@ -128,10 +128,10 @@ def test_approve_and_reject_held_referrals(staff, referrer):
 
 def test_fulfil_and_cancel_redemptions(staff, referrer, reward):
     post_points(referrer, 200, "k1")
-    first = services.reward_redeem(
+    first = rewards.reward_redeem(
         account_id=referrer.pk, reward_id=reward.pk, request_key="one-1234"
     )
-    second = services.reward_redeem(
+    second = rewards.reward_redeem(
         account_id=referrer.pk, reward_id=reward.pk, request_key="two-1234"
     )
     url = reverse("admin:referrals_redemption_changelist")

@@ -7,8 +7,8 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from referrals import services
 from referrals.models import LedgerEntry, Redemption, Referral, ReferrerAccount
+from referrals.services import ledger, rewards
 from skilldacity import pagecache
 
 from .factories import AccountFactory, RewardFactory
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def fill(account, *, entries, referrals):
     for n in range(entries):
-        services.ledger_post(
+        ledger.ledger_post(
             account_id=account.pk,
             amount=10,
             kind=LedgerEntry.Kind.ADJUSTMENT,
@@ -71,7 +71,7 @@ def test_fixed_number_of_queries_whatever_the_history(
     with django_assert_max_num_queries(8) as small:
         assert signed_in.get(reverse("referrals:dashboard")).status_code == 200
     for n in range(60):
-        services.ledger_post(
+        ledger.ledger_post(
             account_id=referrer.pk, amount=1, kind=LedgerEntry.Kind.ADJUSTMENT, key=f"more:{n}"
         )
         Referral.objects.create(referrer=referrer, email=f"more{n}@example.com")
@@ -142,7 +142,7 @@ class TestRedeemView:
 
 def open_redemption(account, reward):
     fill(account, entries=10, referrals=0)
-    return services.reward_redeem(
+    return rewards.reward_redeem(
         account_id=account.pk, reward_id=reward.pk, request_key=f"request-{account.pk}"
     )
 

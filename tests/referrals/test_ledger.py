@@ -4,8 +4,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from referrals import services
 from referrals.models import ImmutableEntryError, LedgerEntry, Redemption, ReferrerAccount
+from referrals.services import errors, ledger, rewards
 from skilldacity.outbox.models import Email
 
 from .factories import RewardFactory
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _award(account, amount=100, key="award:1"):
-    return services.ledger_post(
+    return ledger.ledger_post(
         account_id=account.pk, amount=amount, kind=LedgerEntry.Kind.ADJUSTMENT, key=key
     )
 
@@ -39,7 +39,7 @@ def test_same_key_posts_once(referrer):
 
 def test_debit_beyond_balance_is_refused_and_writes_nothing(referrer):
     _award(referrer, 50)
-    with pytest.raises(services.InsufficientPoints):
+    with pytest.raises(errors.InsufficientPoints):
         _award(referrer, -51, key="debit:1")
     assert _balance(referrer) == 50
     assert LedgerEntry.objects.count() == 1
@@ -57,12 +57,12 @@ def test_entries_cannot_be_edited_or_deleted(referrer):
 
 def test_a_reversal_cancels_an_entry_once(referrer):
     entry, _ = _award(referrer, 80)
-    reversal = services.entry_reverse(entry_id=entry.pk)
-    again = services.entry_reverse(entry_id=entry.pk)
+    reversal = ledger.entry_reverse(entry_id=entry.pk)
+    again = ledger.entry_reverse(entry_id=entry.pk)
     assert reversal.pk == again.pk and reversal.amount == -80
     assert _balance(referrer) == 0
-    with pytest.raises(services.InvalidTransition):
-        services.entry_reverse(entry_id=reversal.pk)
+    with pytest.raises(errors.InvalidTransition):
+        ledger.entry_reverse(entry_id=reversal.pk)
 
 
 def test_audit_passes_when_balances_match(referrer, capsys):
@@ -87,7 +87,7 @@ def test_audit_reports_drift_and_fails(referrer, capsys):
 class TestRedemption:
     def test_debits_at_once_and_tells_both_sides(self, referrer, reward, settings):
         _award(referrer, 130)
-        redemption = services.reward_redeem(
+        redemption = rewards.reward_redeem(
             account_id=referrer.pk, reward_id=reward.pk, request_key="k" * 10
         )
         assert redemption.state == Redemption.State.REQUESTED
@@ -102,10 +102,10 @@ class TestRedemption:
 
     def test_double_click_redeems_once(self, referrer, reward):
         _award(referrer, 300)
-        first = services.reward_redeem(
+        first = rewards.reward_redeem(
             account_id=referrer.pk, reward_id=reward.pk, request_key="same-key"
         )
-        second = services.reward_redeem(
+        second = rewards.reward_redeem(
             account_id=referrer.pk, reward_id=reward.pk, request_key="same-key"
         )
         assert first.pk == second.pk
@@ -113,8 +113,8 @@ class TestRedemption:
 
     def test_not_enough_points_changes_nothing(self, referrer, reward):
         _award(referrer, 99)
-        with pytest.raises(services.InsufficientPoints, match="needs 100 points; you have 99"):
-            services.reward_redeem(
+        with pytest.raises(errors.InsufficientPoints, match="needs 100 points; you have 99"):
+            rewards.reward_redeem(
                 account_id=referrer.pk, reward_id=reward.pk, request_key="k1234567"
             )
         assert not Redemption.objects.exists()
@@ -123,11 +123,11 @@ class TestRedemption:
     def test_stock_is_taken_and_the_last_item_goes_once(self, referrer):
         reward = RewardFactory(points_cost=10, stock=1)
         _award(referrer, 100)
-        services.reward_redeem(
+        rewards.reward_redeem(
             account_id=referrer.pk, reward_id=reward.pk, request_key="first-click"
         )
-        with pytest.raises(services.RewardUnavailable, match="out of stock"):
-            services.reward_redeem(
+        with pytest.raises(errors.RewardUnavailable, match="out of stock"):
+            rewards.reward_redeem(
                 account_id=referrer.pk, reward_id=reward.pk, request_key="second-click"
             )
         reward.refresh_from_db()
@@ -137,18 +137,18 @@ class TestRedemption:
     def test_inactive_reward_cannot_be_redeemed(self, referrer):
         reward = RewardFactory(points_cost=10, active=False)
         _award(referrer, 100)
-        with pytest.raises(services.RewardUnavailable):
-            services.reward_redeem(
+        with pytest.raises(errors.RewardUnavailable):
+            rewards.reward_redeem(
                 account_id=referrer.pk, reward_id=reward.pk, request_key="k1234567"
             )
 
     def test_cancel_refunds_and_returns_stock(self, referrer, admin_user):
         reward = RewardFactory(points_cost=40, stock=3)
         _award(referrer, 100)
-        redemption = services.reward_redeem(
+        redemption = rewards.reward_redeem(
             account_id=referrer.pk, reward_id=reward.pk, request_key="k1234567"
         )
-        services.redemption_cancel(
+        rewards.redemption_cancel(
             redemption_id=redemption.pk, staff_user=admin_user, note="No longer made"
         )
         redemption.refresh_from_db()
@@ -160,17 +160,17 @@ class TestRedemption:
         assert refund.amount == 40 and refund.created_by == admin_user
         cancelled = Email.objects.get(template="referral_redemption_cancelled")
         assert cancelled.context["note"] == "No longer made"
-        with pytest.raises(services.InvalidTransition):
-            services.redemption_cancel(redemption_id=redemption.pk)
+        with pytest.raises(errors.InvalidTransition):
+            rewards.redemption_cancel(redemption_id=redemption.pk)
         assert _balance(referrer) == 100
 
     def test_fulfilled_cannot_be_cancelled(self, referrer, reward, admin_user):
         _award(referrer, 100)
-        redemption = services.reward_redeem(
+        redemption = rewards.reward_redeem(
             account_id=referrer.pk, reward_id=reward.pk, request_key="k1234567"
         )
-        services.redemption_fulfil(redemption_id=redemption.pk, staff_user=admin_user)
-        with pytest.raises(services.InvalidTransition):
-            services.redemption_cancel(redemption_id=redemption.pk)
+        rewards.redemption_fulfil(redemption_id=redemption.pk, staff_user=admin_user)
+        with pytest.raises(errors.InvalidTransition):
+            rewards.redemption_cancel(redemption_id=redemption.pk)
         assert Email.objects.filter(template="referral_redemption_fulfilled").count() == 1
         assert _balance(referrer) == 0

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from referrals import services
 from referrals.models import KnownEmail, LedgerEntry, Referral, ReferrerAccount
+from referrals.services import errors, rewards, rules
 from skilldacity.outbox.models import Email
 from skilldacity.signals import person_known
 
@@ -160,7 +160,7 @@ def test_garbage_email_is_ignored(referrer):
 class TestStaffReview:
     def test_approving_a_held_confirmed_referral_pays(self, referrer, admin_user):
         referral = known("ref+x@example.com")
-        services.referral_approve(referral_id=referral.pk, staff_user=admin_user)
+        rules.referral_approve(referral_id=referral.pk, staff_user=admin_user)
         referral.refresh_from_db()
         assert referral.state == Referral.State.QUALIFIED
         assert referral.decided_by == admin_user
@@ -168,27 +168,27 @@ class TestStaffReview:
 
     def test_approving_an_unconfirmed_referral_pays_on_confirmation(self, referrer, admin_user):
         referral = known("ref+x@example.com", confirmed=False, source="lead")
-        services.referral_approve(referral_id=referral.pk, staff_user=admin_user)
+        rules.referral_approve(referral_id=referral.pk, staff_user=admin_user)
         assert balance(referrer) == 0
         assert known("ref+x@example.com", code="").state == Referral.State.QUALIFIED
         assert balance(referrer) == 100
 
     def test_rejecting_a_paid_referral_reverses_the_award(self, referrer, admin_user):
         referral = known("friend@example.com")
-        services.referral_reject(referral_id=referral.pk, staff_user=admin_user, reason="Fake")
+        rules.referral_reject(referral_id=referral.pk, staff_user=admin_user, reason="Fake")
         referral.refresh_from_db()
         assert referral.state == Referral.State.REJECTED
         assert balance(referrer) == 0
         kinds = list(LedgerEntry.objects.order_by("pk").values_list("kind", "amount"))
         assert kinds == [("award", 100), ("reversal", -100)]
-        with pytest.raises(services.InvalidTransition):
-            services.referral_approve(referral_id=referral.pk, staff_user=admin_user)
+        with pytest.raises(errors.InvalidTransition):
+            rules.referral_approve(referral_id=referral.pk, staff_user=admin_user)
 
     def test_rejecting_after_the_points_were_spent_is_refused(self, referrer, admin_user, reward):
         referral = known("friend@example.com")
-        services.reward_redeem(account_id=referrer.pk, reward_id=reward.pk, request_key="spent-it")
-        with pytest.raises(services.InsufficientPoints):
-            services.referral_reject(referral_id=referral.pk, staff_user=admin_user)
+        rewards.reward_redeem(account_id=referrer.pk, reward_id=reward.pk, request_key="spent-it")
+        with pytest.raises(errors.InsufficientPoints):
+            rules.referral_reject(referral_id=referral.pk, staff_user=admin_user)
         referral.refresh_from_db()
         assert referral.state == Referral.State.QUALIFIED
         assert balance(referrer) == 0

@@ -1,0 +1,136 @@
+"""Rewards: redeeming points for one, and staff fulfilling or cancelling the request."""
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from skilldacity.outbox.services import email_enqueue
+
+from ..models import LedgerEntry, Redemption, ReferrerAccount, Reward
+from .errors import InsufficientPoints, InvalidTransition, RewardUnavailable
+from .ledger import ledger_post
+
+
+def reward_redeem(*, account_id, reward_id, request_key):
+    """Debit the points at once and open a redemption request for staff.
+
+    Idempotent on `request_key` (sent with the form): a double-click redeems once.
+    Raises InsufficientPoints or RewardUnavailable with a message for the referrer.
+    """
+    # Keys are namespaced by account, so one referrer's key can never collide with another's.
+    request_key = f"{account_id}:{request_key}"[:64]
+    with transaction.atomic():
+        account = (
+            ReferrerAccount.objects.select_for_update().select_related("user").get(pk=account_id)
+        )
+        existing = Redemption.objects.filter(request_key=request_key).first()
+        if existing is not None:
+            return existing
+        reward = Reward.objects.filter(pk=reward_id, active=True).first()
+        if reward is None:
+            raise RewardUnavailable("That reward is no longer available.")
+        if account.balance < reward.points_cost:
+            raise InsufficientPoints(
+                f"{reward.name} needs {reward.points_cost} points; you have {account.balance}."
+            )
+        if reward.stock is not None:
+            # A conditional update is atomic: two redemptions of the last item cannot both win.
+            taken = Reward.objects.filter(pk=reward.pk, stock__gt=0).update(stock=F("stock") - 1)
+            if not taken:
+                raise RewardUnavailable(f"{reward.name} is out of stock.")
+        redemption = Redemption.objects.create(
+            account=account, reward=reward, points=reward.points_cost, request_key=request_key
+        )
+        ledger_post(
+            account_id=account.pk,
+            amount=-reward.points_cost,
+            kind=LedgerEntry.Kind.REDEMPTION,
+            key=f"redemption:{redemption.pk}",
+            redemption=redemption,
+            note=reward.name,
+        )
+        context = {
+            "reward": reward.name,
+            "points": reward.points_cost,
+            "redemption_id": redemption.pk,
+            "referrer": account.user.email,
+            "dashboard_path": reverse("referrals:dashboard"),
+            "admin_path": reverse("admin:referrals_redemption_change", args=[redemption.pk]),
+        }
+        email_enqueue(
+            key=f"redemption-requested:{redemption.pk}",
+            to=account.user.email,
+            template="referral_redemption_requested",
+            context=context,
+        )
+        email_enqueue(
+            key=f"redemption-staff:{redemption.pk}",
+            to=settings.STAFF_NOTIFICATION_EMAIL,
+            template="referral_redemption_staff",
+            context=context,
+        )
+    return redemption
+
+
+def _redemption_for_update(redemption_id):
+    return (
+        Redemption.objects.select_for_update()
+        .select_related("reward", "account__user")
+        .get(pk=redemption_id)
+    )
+
+
+def redemption_fulfil(*, redemption_id, staff_user):
+    with transaction.atomic():
+        redemption = _redemption_for_update(redemption_id)
+        if redemption.state != Redemption.State.REQUESTED:
+            raise InvalidTransition(f"Redemption {redemption.pk} is {redemption.state}.")
+        redemption.state = Redemption.State.FULFILLED
+        redemption.decided_at = timezone.now()
+        redemption.decided_by = staff_user
+        redemption.save(update_fields=["state", "decided_at", "decided_by"])
+        email_enqueue(
+            key=f"redemption-fulfilled:{redemption.pk}",
+            to=redemption.account.user.email,
+            template="referral_redemption_fulfilled",
+            context={"reward": redemption.reward.name, "points": redemption.points},
+        )
+    return redemption
+
+
+def redemption_cancel(*, redemption_id, staff_user=None, note=""):
+    """Cancel a request that is not fulfilled yet: refund the points and put the stock back."""
+    with transaction.atomic():
+        redemption = _redemption_for_update(redemption_id)
+        if redemption.state != Redemption.State.REQUESTED:
+            raise InvalidTransition(f"Redemption {redemption.pk} is {redemption.state}.")
+        ledger_post(
+            account_id=redemption.account_id,
+            amount=redemption.points,
+            kind=LedgerEntry.Kind.REFUND,
+            key=f"refund:{redemption.pk}",
+            redemption=redemption,
+            created_by=staff_user,
+            note=note or f"Cancelled: {redemption.reward.name}",
+        )
+        if redemption.reward.stock is not None:
+            Reward.objects.filter(pk=redemption.reward_id).update(stock=F("stock") + 1)
+        redemption.state = Redemption.State.CANCELLED
+        redemption.decided_at = timezone.now()
+        redemption.decided_by = staff_user
+        redemption.staff_note = note[:300]
+        redemption.save(update_fields=["state", "decided_at", "decided_by", "staff_note"])
+        email_enqueue(
+            key=f"redemption-cancelled:{redemption.pk}",
+            to=redemption.account.user.email,
+            template="referral_redemption_cancelled",
+            context={
+                "reward": redemption.reward.name,
+                "points": redemption.points,
+                "note": note,
+                "by_staff": staff_user is not None,
+            },
+        )
+    return redemption
