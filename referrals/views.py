@@ -184,7 +184,7 @@ def redeem(request):
     account = accounts.account_for_user(user=request.user)
     try:
         redemption = rewards.reward_redeem(
-            account_id=account.pk,
+            account=account,
             reward_id=form.cleaned_data["reward"],
             request_key=form.cleaned_data["request_key"],
         )

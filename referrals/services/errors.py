@@ -6,7 +6,9 @@ class PointsError(Exception):
 
 
 class InsufficientPoints(PointsError):
-    pass
+    def __init__(self, message, *, balance=None):
+        super().__init__(message)
+        self.balance = balance
 
 
 class RewardUnavailable(PointsError):

@@ -1,17 +1,27 @@
 """The SkillPoints ledger: the only code that moves points.
 
 Points move by appending an entry under a unique idempotency key and moving the cached balance in
-the same transaction. The database's CHECK (balance >= 0) is the last line of defence; the row lock
-makes concurrent debits queue up so the check is met by arithmetic, not by luck.
+the same transaction, with one conditional UPDATE (`balance + amount >= 0`). That UPDATE's row lock
+makes concurrent debits queue up, so the balance stays non-negative by arithmetic, not by luck; the
+database's CHECK (balance >= 0) is the last line of defence.
 """
 
 import secrets
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 
 from ..models import LedgerEntry, ReferrerAccount
 from .errors import InsufficientPoints, InvalidTransition, PointsError
+
+_MOVE_BALANCE = (
+    "UPDATE referrals_referreraccount SET balance = balance + %s"
+    " WHERE id = %s AND balance + %s >= 0"
+)
+
+
+class _AlreadyPosted(Exception):  # noqa: N818 - control flow, never leaves this module
+    def __init__(self, entry):
+        self.entry = entry
 
 
 def ledger_post(
@@ -33,30 +43,65 @@ def ledger_post(
     """
     if amount == 0:
         raise PointsError("A ledger entry must move some points.")
-    with transaction.atomic():
-        # The lock is taken before the idempotency check, so two deliveries of one event queue up
-        # and the second sees the first's entry.
-        account = ReferrerAccount.objects.select_for_update().get(pk=account_id)
-        existing = LedgerEntry.objects.filter(idempotency_key=key).first()
-        if existing is not None:
-            return existing, False
-        if account.balance + amount < 0:
-            raise InsufficientPoints(
-                f"That needs {-amount} points and the balance is {account.balance}."
-            )
-        entry = LedgerEntry.objects.create(
-            account=account,
-            amount=amount,
-            kind=kind,
-            idempotency_key=key,
-            referral=referral,
-            redemption=redemption,
-            reverses=reverses,
-            created_by=created_by,
-            note=note[:300],
-        )
-        ReferrerAccount.objects.filter(pk=account.pk).update(balance=F("balance") + amount)
+    try:
+        with transaction.atomic():
+            # Moving the balance takes the row lock before the idempotency check, so two
+            # deliveries of one event queue up and the second sees the first's entry (and rolls
+            # its own move back).
+            moved = _move_balance(account_id=account_id, amount=amount)
+            existing = LedgerEntry.objects.filter(idempotency_key=key).first()
+            if existing is not None:
+                raise _AlreadyPosted(existing)
+            if not moved:
+                raise _insufficient(account_id=account_id, amount=amount)
+            links = {"referral": referral, "reverses": reverses, "created_by": created_by}
+            entry = _append(account_id, amount, kind, key, note, redemption=redemption, **links)
+    except _AlreadyPosted as posted:
+        return posted.entry, False
     return entry, True
+
+
+def ledger_post_new(*, account_id, amount, kind, key, redemption=None, note=""):
+    """Append an entry whose key names a row created in this same transaction, and move the
+    balance; meant as the caller's last write before it commits. Returns the entry.
+
+    No earlier entry can hold such a key, so there is nothing to look up; the entry goes in first
+    and the balance moves last, so the account's row lock (what concurrent debits of one account
+    queue on) is held only from that UPDATE to the commit. The key stays unique in the database.
+    Raises InsufficientPoints when the entry would take the balance below zero.
+    """
+    entry = _append(account_id, amount, kind, key, note, redemption=redemption)
+    if not _move_balance(account_id=account_id, amount=amount):
+        raise _insufficient(account_id=account_id, amount=amount)
+    return entry
+
+
+def _append(account_id, amount, kind, key, note, **links):
+    fields = {"amount": amount, "kind": kind, "idempotency_key": key, "note": note[:300]}
+    return LedgerEntry.objects.create(account_id=account_id, **fields, **links)
+
+
+def _move_balance(*, account_id, amount):
+    """Move the cached balance in one conditional UPDATE; False (and nothing moved) when a debit
+    would take it below zero or there is no such account.
+
+    The UPDATE locks the row. A debit that had to wait for another's lock re-reads the committed
+    balance before its WHERE is applied (PostgreSQL re-checks an updated row under READ
+    COMMITTED), so two debits never both spend the same points; CHECK (balance >= 0) backs this.
+    """
+    # Hand-written: it runs on every redemption, under the lock, and the ORM's compile costs
+    # more CPU than the statement itself.
+    with connection.cursor() as cursor:
+        cursor.execute(_MOVE_BALANCE, [amount, account_id, amount])
+        return cursor.rowcount == 1
+
+
+def _insufficient(*, account_id, amount):
+    """The error for a debit that did not fit (raises DoesNotExist when there is no account)."""
+    balance = ReferrerAccount.objects.values_list("balance", flat=True).get(pk=account_id)
+    return InsufficientPoints(
+        f"That needs {-amount} points and the balance is {balance}.", balance=balance
+    )
 
 
 def points_adjust(*, account_id, amount, note, staff_user, key=None):

@@ -1,77 +1,104 @@
 """Rewards: redeeming points for one, and staff fulfilling or cancelling the request."""
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from skilldacity.outbox.batch import emails_enqueue_new
 from skilldacity.outbox.services import email_enqueue
 
-from ..models import LedgerEntry, Redemption, ReferrerAccount, Reward
-from .errors import InsufficientPoints, InvalidTransition, RewardUnavailable
-from .ledger import ledger_post
+from ..models import LedgerEntry, Redemption, Reward
+from .errors import InsufficientPoints, InvalidTransition, PointsError, RewardUnavailable
+from .ledger import ledger_post, ledger_post_new
 
 
-def reward_redeem(*, account_id, reward_id, request_key):
+def reward_redeem(*, account, reward_id, request_key):
     """Debit the points at once and open a redemption request for staff.
 
-    Idempotent on `request_key` (sent with the form): a double-click redeems once.
+    `account` is the caller's ReferrerAccount with its user (the dashboard has both loaded, so
+    they are not read again); its cached `balance` is not trusted, the debit checks the stored one.
+    Idempotent on `request_key` (sent with the form): a double-click redeems once, and the second
+    click gets the first's redemption even when the points are gone by then.
     Raises InsufficientPoints or RewardUnavailable with a message for the referrer.
     """
     # Keys are namespaced by account, so one referrer's key can never collide with another's.
-    request_key = f"{account_id}:{request_key}"[:64]
-    with transaction.atomic():
-        account = (
-            ReferrerAccount.objects.select_for_update().select_related("user").get(pk=account_id)
+    request_key = f"{account.pk}:{request_key}"[:64]
+    try:
+        return _redeem(account=account, reward_id=reward_id, request_key=request_key)
+    except (IntegrityError, PointsError):
+        # The unique request_key is the idempotency check: a second click's insert waits for the
+        # first's commit and fails here. Looked up only on failure, so a redemption pays nothing.
+        existing = (
+            Redemption.objects.select_related("reward").filter(request_key=request_key).first()
         )
-        existing = Redemption.objects.filter(request_key=request_key).first()
-        if existing is not None:
-            return existing
-        reward = Reward.objects.filter(pk=reward_id, active=True).first()
-        if reward is None:
-            raise RewardUnavailable("That reward is no longer available.")
-        if account.balance < reward.points_cost:
-            raise InsufficientPoints(
-                f"{reward.name} needs {reward.points_cost} points; you have {account.balance}."
-            )
-        if reward.stock is not None:
-            # A conditional update is atomic: two redemptions of the last item cannot both win.
-            taken = Reward.objects.filter(pk=reward.pk, stock__gt=0).update(stock=F("stock") - 1)
-            if not taken:
-                raise RewardUnavailable(f"{reward.name} is out of stock.")
+        if existing is None:
+            raise
+        return existing
+
+
+def _redeem(*, account, reward_id, request_key):
+    reward = Reward.objects.filter(pk=reward_id, active=True).first()
+    if reward is None:
+        raise RewardUnavailable("That reward is no longer available.")
+    if reward.stock == 0:
+        raise RewardUnavailable(f"{reward.name} is out of stock.")
+    email = account.user.email
+    with transaction.atomic():
         redemption = Redemption.objects.create(
             account=account, reward=reward, points=reward.points_cost, request_key=request_key
-        )
-        ledger_post(
-            account_id=account.pk,
-            amount=-reward.points_cost,
-            kind=LedgerEntry.Kind.REDEMPTION,
-            key=f"redemption:{redemption.pk}",
-            redemption=redemption,
-            note=reward.name,
         )
         context = {
             "reward": reward.name,
             "points": reward.points_cost,
             "redemption_id": redemption.pk,
-            "referrer": account.user.email,
+            "referrer": email,
             "dashboard_path": reverse("referrals:dashboard"),
             "admin_path": reverse("admin:referrals_redemption_change", args=[redemption.pk]),
         }
-        email_enqueue(
-            key=f"redemption-requested:{redemption.pk}",
-            to=account.user.email,
-            template="referral_redemption_requested",
-            context=context,
+        emails_enqueue_new(
+            [
+                {
+                    "key": f"redemption-requested:{redemption.pk}",
+                    "to": email,
+                    "template": "referral_redemption_requested",
+                    "context": context,
+                },
+                {
+                    "key": f"redemption-staff:{redemption.pk}",
+                    "to": settings.STAFF_NOTIFICATION_EMAIL,
+                    "template": "referral_redemption_staff",
+                    "context": context,
+                },
+            ]
         )
-        email_enqueue(
-            key=f"redemption-staff:{redemption.pk}",
-            to=settings.STAFF_NOTIFICATION_EMAIL,
-            template="referral_redemption_staff",
-            context=context,
-        )
+        # The debit is the last write, so the account's row lock, which concurrent redemptions
+        # from one account queue on, is held for this statement and the commit only.
+        try:
+            ledger_post_new(
+                account_id=account.pk,
+                amount=-reward.points_cost,
+                kind=LedgerEntry.Kind.REDEMPTION,
+                key=f"redemption:{redemption.pk}",
+                redemption=redemption,
+                note=reward.name,
+            )
+        except InsufficientPoints as error:
+            raise _short_of_points(reward, error.balance) from None
+        if reward.stock is not None:
+            # After the debit, in the order redemption_cancel takes the same two rows (account,
+            # then reward), so the two never deadlock. Conditional: the last item goes once.
+            taken = Reward.objects.filter(pk=reward.pk, stock__gt=0).update(stock=F("stock") - 1)
+            if not taken:
+                raise RewardUnavailable(f"{reward.name} is out of stock.")
     return redemption
+
+
+def _short_of_points(reward, balance):
+    return InsufficientPoints(
+        f"{reward.name} needs {reward.points_cost} points; you have {balance}.", balance=balance
+    )
 
 
 def _redemption_for_update(redemption_id):

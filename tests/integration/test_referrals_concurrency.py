@@ -42,7 +42,7 @@ def fund(account, amount):
 
 def attempt_redeem(account, reward, key):
     try:
-        rewards.reward_redeem(account_id=account.pk, reward_id=reward.pk, request_key=key)
+        rewards.reward_redeem(account=account, reward_id=reward.pk, request_key=key)
     except errors.PointsError as error:
         return type(error).__name__
     return "ok"

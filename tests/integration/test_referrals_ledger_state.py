@@ -64,7 +64,7 @@ class LedgerMachine(RuleBasedStateMachine):
         reward = self.rewards[choice]
         try:
             redemption = rewards.reward_redeem(
-                account_id=self.account.pk, reward_id=reward.pk, request_key=uuid.uuid4().hex
+                account=self.account, reward_id=reward.pk, request_key=uuid.uuid4().hex
             )
         except errors.InsufficientPoints:
             assert self.expected < reward.points_cost

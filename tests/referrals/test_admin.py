@@ -31,7 +31,7 @@ def test_changelists_render_in_fixed_queries(
     for n in range(15):
         post_points(referrer, 10, f"k{n}")
         Referral.objects.create(referrer=referrer, email=f"f{n}@example.com")
-    rewards.reward_redeem(account_id=referrer.pk, reward_id=reward.pk, request_key="admin-test")
+    rewards.reward_redeem(account=referrer, reward_id=reward.pk, request_key="admin-test")
     with django_assert_max_num_queries(12):
         response = staff.get(reverse(f"admin:referrals_{name}_changelist"))
     assert response.status_code == 200
@@ -128,12 +128,8 @@ def test_approve_and_reject_held_referrals(staff, referrer):
 
 def test_fulfil_and_cancel_redemptions(staff, referrer, reward):
     post_points(referrer, 200, "k1")
-    first = rewards.reward_redeem(
-        account_id=referrer.pk, reward_id=reward.pk, request_key="one-1234"
-    )
-    second = rewards.reward_redeem(
-        account_id=referrer.pk, reward_id=reward.pk, request_key="two-1234"
-    )
+    first = rewards.reward_redeem(account=referrer, reward_id=reward.pk, request_key="one-1234")
+    second = rewards.reward_redeem(account=referrer, reward_id=reward.pk, request_key="two-1234")
     url = reverse("admin:referrals_redemption_changelist")
     staff.post(url, {"action": "fulfil", "_selected_action": [first.pk]})
     staff.post(url, {"action": "cancel", "_selected_action": [second.pk]})

@@ -143,7 +143,7 @@ class TestRedeemView:
 def open_redemption(account, reward):
     fill(account, entries=10, referrals=0)
     return rewards.reward_redeem(
-        account_id=account.pk, reward_id=reward.pk, request_key=f"request-{account.pk}"
+        account=account, reward_id=reward.pk, request_key=f"request-{account.pk}"
     )
 
 

@@ -88,7 +88,7 @@ class TestRedemption:
     def test_debits_at_once_and_tells_both_sides(self, referrer, reward, settings):
         _award(referrer, 130)
         redemption = rewards.reward_redeem(
-            account_id=referrer.pk, reward_id=reward.pk, request_key="k" * 10
+            account=referrer, reward_id=reward.pk, request_key="k" * 10
         )
         assert redemption.state == Redemption.State.REQUESTED
         assert _balance(referrer) == 30
@@ -102,34 +102,49 @@ class TestRedemption:
 
     def test_double_click_redeems_once(self, referrer, reward):
         _award(referrer, 300)
-        first = rewards.reward_redeem(
-            account_id=referrer.pk, reward_id=reward.pk, request_key="same-key"
-        )
+        first = rewards.reward_redeem(account=referrer, reward_id=reward.pk, request_key="same-key")
         second = rewards.reward_redeem(
-            account_id=referrer.pk, reward_id=reward.pk, request_key="same-key"
+            account=referrer, reward_id=reward.pk, request_key="same-key"
         )
         assert first.pk == second.pk
         assert _balance(referrer) == 200
 
+    def test_second_click_after_the_points_are_spent_gets_the_first_redemption(
+        self, referrer, reward
+    ):
+        _award(referrer, 100)
+        first = rewards.reward_redeem(account=referrer, reward_id=reward.pk, request_key="twice")
+        second = rewards.reward_redeem(account=referrer, reward_id=reward.pk, request_key="twice")
+        assert first.pk == second.pk and second.reward.name == "Tablet stylus"
+        assert _balance(referrer) == 0
+
+    def test_a_redemption_is_five_statements(self, referrer, reward, django_assert_num_queries):
+        # The reward, then one INSERT each for the redemption, both e-mails and the ledger entry,
+        # and the debit last; the dashboard hands over the account and its user. (SAVEPOINT and
+        # RELEASE: the test's own transaction around it; outside tests they are BEGIN/COMMIT.)
+        _award(referrer, 100)
+        account = ReferrerAccount.objects.select_related("user").get(pk=referrer.pk)
+        with django_assert_num_queries(7) as captured:
+            rewards.reward_redeem(account=account, reward_id=reward.pk, request_key="counted")
+        statements = [query["sql"].split()[0] for query in captured.captured_queries]
+        assert statements == [
+            "SELECT", "SAVEPOINT", "INSERT", "INSERT", "INSERT", "UPDATE", "RELEASE"
+        ]  # fmt: skip
+        assert _balance(referrer) == 0
+
     def test_not_enough_points_changes_nothing(self, referrer, reward):
         _award(referrer, 99)
         with pytest.raises(errors.InsufficientPoints, match="needs 100 points; you have 99"):
-            rewards.reward_redeem(
-                account_id=referrer.pk, reward_id=reward.pk, request_key="k1234567"
-            )
+            rewards.reward_redeem(account=referrer, reward_id=reward.pk, request_key="k1234567")
         assert not Redemption.objects.exists()
         assert _balance(referrer) == 99
 
     def test_stock_is_taken_and_the_last_item_goes_once(self, referrer):
         reward = RewardFactory(points_cost=10, stock=1)
         _award(referrer, 100)
-        rewards.reward_redeem(
-            account_id=referrer.pk, reward_id=reward.pk, request_key="first-click"
-        )
+        rewards.reward_redeem(account=referrer, reward_id=reward.pk, request_key="first-click")
         with pytest.raises(errors.RewardUnavailable, match="out of stock"):
-            rewards.reward_redeem(
-                account_id=referrer.pk, reward_id=reward.pk, request_key="second-click"
-            )
+            rewards.reward_redeem(account=referrer, reward_id=reward.pk, request_key="second-click")
         reward.refresh_from_db()
         assert reward.stock == 0
         assert _balance(referrer) == 90
@@ -138,15 +153,13 @@ class TestRedemption:
         reward = RewardFactory(points_cost=10, active=False)
         _award(referrer, 100)
         with pytest.raises(errors.RewardUnavailable):
-            rewards.reward_redeem(
-                account_id=referrer.pk, reward_id=reward.pk, request_key="k1234567"
-            )
+            rewards.reward_redeem(account=referrer, reward_id=reward.pk, request_key="k1234567")
 
     def test_cancel_refunds_and_returns_stock(self, referrer, admin_user):
         reward = RewardFactory(points_cost=40, stock=3)
         _award(referrer, 100)
         redemption = rewards.reward_redeem(
-            account_id=referrer.pk, reward_id=reward.pk, request_key="k1234567"
+            account=referrer, reward_id=reward.pk, request_key="k1234567"
         )
         rewards.redemption_cancel(
             redemption_id=redemption.pk, staff_user=admin_user, note="No longer made"
@@ -167,7 +180,7 @@ class TestRedemption:
     def test_fulfilled_cannot_be_cancelled(self, referrer, reward, admin_user):
         _award(referrer, 100)
         redemption = rewards.reward_redeem(
-            account_id=referrer.pk, reward_id=reward.pk, request_key="k1234567"
+            account=referrer, reward_id=reward.pk, request_key="k1234567"
         )
         rewards.redemption_fulfil(redemption_id=redemption.pk, staff_user=admin_user)
         with pytest.raises(errors.InvalidTransition):

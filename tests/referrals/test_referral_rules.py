@@ -186,7 +186,7 @@ class TestStaffReview:
 
     def test_rejecting_after_the_points_were_spent_is_refused(self, referrer, admin_user, reward):
         referral = known("friend@example.com")
-        rewards.reward_redeem(account_id=referrer.pk, reward_id=reward.pk, request_key="spent-it")
+        rewards.reward_redeem(account=referrer, reward_id=reward.pk, request_key="spent-it")
         with pytest.raises(errors.InsufficientPoints):
             rules.referral_reject(referral_id=referral.pk, staff_user=admin_user)
         referral.refresh_from_db()
