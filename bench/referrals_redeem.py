@@ -1,21 +1,26 @@
 """Redemptions per second on PostgreSQL at 1, 8 and 32 concurrent clients, then the audit.
 
 Run: .venv/bin/python bench/referrals_redeem.py [--seconds 2] [--rounds 3]
-Each client is a thread with its own database connection, calling the real service
+Each client is a process (as gunicorn's workers are; threads would measure the GIL's hand-offs)
+with its own database connection, calling the real service
 (`rewards.reward_redeem`: redemption row, two outbox rows, ledger entry, conditional debit).
   - "own accounts": every client redeems from its own account (throughput);
   - "one account": all clients redeem from the same account (they queue on its row lock).
 Baseline, same run and clients: a minimal locked transaction on the client's own account row
 (SELECT ... FOR UPDATE + UPDATE), so a ratio reads as "a redemption costs 1/ratio locked updates".
-The three alternate in rounds of `--seconds` each; each ratio is the median over the rounds of
+"one-row floor": a transaction holding nothing but the conditional debit, all clients on one
+row: what any design that debits the shared row once per committed redemption can reach (each
+holder keeps the row locked through its COMMIT's WAL flush, one after the other).
+The four alternate in rounds of `--seconds` each; each ratio is the median over the rounds of
 rate / that round's baseline (the machine is shared and noisy). Target: >= 0.40 at 32 clients,
-both columns. Afterwards every account must be >= 0 and `audit_skillpoints` report no drift.
+own and one account. Afterwards every account must be >= 0 and `audit_skillpoints` report no drift.
 """
 
 import argparse
 import itertools
+import multiprocessing
+import os
 import statistics
-import threading
 import time
 import uuid
 
@@ -25,32 +30,40 @@ LEVELS = (1, 8, 32)
 TARGET = 0.40
 
 
-def run_clients(clients, seconds, work):
-    """Run `work(client_index)` in a loop on `clients` threads for `seconds`; return ops/s."""
+def start_clients(clients, works):
+    """Fork `clients` processes, each with its own database connection, as web workers are."""
     from django.db import connections
 
-    counts = [0] * clients
-    barrier = threading.Barrier(clients)
-    stop = [0.0]
+    connections.close_all()  # children must not share the parent's socket
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(clients)
+    pipes = []
+    for index in range(clients):
+        parent, child = context.Pipe()
+        context.Process(target=_client, args=(index, child, barrier, works), daemon=True).start()
+        pipes.append(parent)
+    return pipes
 
-    def loop(index):
-        try:
-            work(index)  # connects outside the measured window
-            if barrier.wait() == 0:
-                stop[0] = time.monotonic() + seconds
-            barrier.wait()
-            while time.monotonic() < stop[0]:
-                work(index)
-                counts[index] += 1
-        finally:
-            connections.close_all()
 
-    threads = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sum(counts) / seconds
+def _client(index, pipe, barrier, works):
+    while (order := pipe.recv()) is not None:
+        name, seconds = order
+        work = works[name]
+        work(index)  # connects outside the measured window
+        barrier.wait()
+        stop = time.monotonic() + seconds
+        count = 0
+        while time.monotonic() < stop:
+            work(index)
+            count += 1
+        pipe.send(count)
+
+
+def measure(pipes, name, seconds):
+    """`works[name]` in a loop on every client for `seconds`, all together; return ops/s."""
+    for pipe in pipes:
+        pipe.send((name, seconds))
+    return sum(pipe.recv() for pipe in pipes) / seconds
 
 
 def main():
@@ -87,26 +100,29 @@ def main():
     keys = itertools.count()
 
     def redeem_own(index):
-        rewards.reward_redeem(
-            account=accounts[index], reward_id=reward.pk, request_key=f"{run_id}-{next(keys)}"
-        )
+        key = f"{run_id}-{os.getpid()}-{next(keys)}"
+        rewards.reward_redeem(account=accounts[index], reward_id=reward.pk, request_key=key)
 
     def redeem_shared(index):
-        rewards.reward_redeem(
-            account=accounts[0], reward_id=reward.pk, request_key=f"{run_id}-{next(keys)}"
-        )
+        key = f"{run_id}-{os.getpid()}-{next(keys)}"
+        rewards.reward_redeem(account=accounts[0], reward_id=reward.pk, request_key=key)
 
     def baseline(index):
         with transaction.atomic():
             locked = ReferrerAccount.objects.select_for_update().get(pk=accounts[index].pk)
             ReferrerAccount.objects.filter(pk=locked.pk).update(balance=F("balance"))
 
+    def one_row_floor(index):
+        with transaction.atomic():
+            ReferrerAccount.objects.filter(pk=accounts[0].pk, balance__gte=1).update(
+                balance=F("balance")
+            )
+
     redeem_own(0)
     for name, work in (("redemption", redeem_own), ("baseline", baseline)):
         with CaptureQueriesContext(connection) as statements:
             work(0)
-        # BEGIN and COMMIT are round trips too but Django does not log them.
-        print(f"{name}: {len(statements)} statements + BEGIN/COMMIT")
+        print(f"{name}: {len(statements)} statements, BEGIN and COMMIT included")
 
     print(
         f"{options.rounds} rounds of {options.seconds:.0f} s per measurement; rates in operations "
@@ -114,23 +130,28 @@ def main():
     )
     print(
         f"{'clients':>7} {'baseline':>9} {'own accts':>10} {'ratio':>6} {'one acct':>9} "
-        f"{'ratio':>6}"
+        f"{'ratio':>6} {'one-row floor':>14} {'ratio':>6}"
     )
+    works = {"base": baseline, "own": redeem_own, "shared": redeem_shared, "floor": one_row_floor}
     results = {}
     for clients in LEVELS:
-        rates = {"base": [], "own": [], "shared": []}
+        rates = {name: [] for name in works}
+        pipes = start_clients(clients, works)
         for _ in range(options.rounds):
-            for name, work in (("base", baseline), ("own", redeem_own), ("shared", redeem_shared)):
-                rates[name].append(run_clients(clients, options.seconds, work))
-        own_ratio, shared_ratio = (
+            for name in works:
+                rates[name].append(measure(pipes, name, options.seconds))
+        for pipe in pipes:
+            pipe.send(None)
+        own_ratio, shared_ratio, floor_ratio = (
             statistics.median(r / b for r, b in zip(rates[name], rates["base"], strict=True))
-            for name in ("own", "shared")
+            for name in ("own", "shared", "floor")
         )
         results[clients] = own_ratio, shared_ratio
         print(
             f"{clients:>7} {statistics.median(rates['base']):>9.0f} "
             f"{statistics.median(rates['own']):>10.0f} {own_ratio:>6.2f} "
-            f"{statistics.median(rates['shared']):>9.0f} {shared_ratio:>6.2f}"
+            f"{statistics.median(rates['shared']):>9.0f} {shared_ratio:>6.2f} "
+            f"{statistics.median(rates['floor']):>14.0f} {floor_ratio:>6.2f}"
         )
     own_ratio, shared_ratio = results[32]
     verdict = "met" if min(own_ratio, shared_ratio) >= TARGET else "NOT met"

@@ -7,3 +7,4 @@ class ReferralsConfig(AppConfig):
 
     def ready(self):
         from . import receivers  # noqa: F401 - connects the person_known receiver
+        from .services import rewards  # noqa: F401 - forgets cached rewards when they change

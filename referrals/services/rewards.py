@@ -1,8 +1,12 @@
 """Rewards: redeeming points for one, and staff fulfilling or cancelling the request."""
 
+from time import monotonic
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
@@ -12,6 +16,32 @@ from skilldacity.outbox.services import email_enqueue
 from ..models import LedgerEntry, Redemption, Reward
 from .errors import InsufficientPoints, InvalidTransition, PointsError, RewardUnavailable
 from .ledger import ledger_post, ledger_post_new
+
+# Rewards change rarely and every redemption needs its reward: each process keeps the ones it used
+# lately instead of reading one per redemption. A change saved through the ORM (the admin) is seen
+# at once by the process that saved it, and by the others within CATALOGUE_SECONDS: about as stale
+# as the dashboard the referrer clicked on. The points charged are recorded on the redemption.
+# Stock counts move by UPDATE (no signal) and are never read from here.
+CATALOGUE_SECONDS = 10
+_catalogue = {}  # reward id -> (monotonic expiry, active Reward)
+
+
+def catalogue_reward(reward_id):
+    """The active reward with this id, or None; from this process's catalogue when fresh."""
+    cached = _catalogue.get(reward_id)
+    if cached is not None and cached[0] > monotonic():
+        return cached[1]
+    reward = Reward.objects.filter(pk=reward_id, active=True).first()
+    if reward is None:
+        _catalogue.pop(reward_id, None)
+    else:
+        _catalogue[reward_id] = (monotonic() + CATALOGUE_SECONDS, reward)
+    return reward
+
+
+@receiver([post_save, post_delete], sender=Reward, dispatch_uid="referrals.catalogue_forget")
+def _catalogue_forget(sender, instance, **kwargs):
+    _catalogue.pop(instance.pk, None)
 
 
 def reward_redeem(*, account, reward_id, request_key):
@@ -27,23 +57,26 @@ def reward_redeem(*, account, reward_id, request_key):
     request_key = f"{account.pk}:{request_key}"[:64]
     try:
         return _redeem(account=account, reward_id=reward_id, request_key=request_key)
-    except (IntegrityError, PointsError):
+    except (IntegrityError, PointsError) as error:
         # The unique request_key is the idempotency check: a second click's insert waits for the
         # first's commit and fails here. Looked up only on failure, so a redemption pays nothing.
         existing = (
             Redemption.objects.select_related("reward").filter(request_key=request_key).first()
         )
-        if existing is None:
-            raise
-        return existing
+        if existing is not None:
+            return existing
+        if isinstance(error, IntegrityError):
+            # Otherwise the reward was deleted since this process cached it.
+            _catalogue.pop(reward_id, None)
+            if catalogue_reward(reward_id) is None:
+                raise RewardUnavailable("That reward is no longer available.") from None
+        raise
 
 
 def _redeem(*, account, reward_id, request_key):
-    reward = Reward.objects.filter(pk=reward_id, active=True).first()
+    reward = catalogue_reward(reward_id)
     if reward is None:
         raise RewardUnavailable("That reward is no longer available.")
-    if reward.stock == 0:
-        raise RewardUnavailable(f"{reward.name} is out of stock.")
     email = account.user.email
     with transaction.atomic():
         redemption = Redemption.objects.create(

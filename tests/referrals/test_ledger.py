@@ -4,7 +4,13 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from referrals.models import ImmutableEntryError, LedgerEntry, Redemption, ReferrerAccount
+from referrals.models import (
+    ImmutableEntryError,
+    LedgerEntry,
+    Redemption,
+    ReferrerAccount,
+    Reward,
+)
 from referrals.services import errors, ledger, rewards
 from skilldacity.outbox.models import Email
 
@@ -131,6 +137,43 @@ class TestRedemption:
             "SELECT", "SAVEPOINT", "INSERT", "INSERT", "INSERT", "UPDATE", "RELEASE"
         ]  # fmt: skip
         assert _balance(referrer) == 0
+
+    def test_the_reward_is_read_once_per_process_not_once_per_redemption(
+        self, referrer, reward, django_assert_num_queries
+    ):
+        _award(referrer, 300)
+        account = ReferrerAccount.objects.select_related("user").get(pk=referrer.pk)
+        rewards.reward_redeem(account=account, reward_id=reward.pk, request_key="warm-up")
+        with django_assert_num_queries(6) as captured:
+            rewards.reward_redeem(account=account, reward_id=reward.pk, request_key="from-cache")
+        assert "SELECT" not in [query["sql"].split()[0] for query in captured.captured_queries]
+
+    def test_a_reward_changed_in_the_admin_counts_at_once(self, referrer, reward):
+        _award(referrer, 300)
+        rewards.reward_redeem(account=referrer, reward_id=reward.pk, request_key="old-price")
+        reward.points_cost = 40
+        reward.save()
+        again = rewards.reward_redeem(
+            account=referrer, reward_id=reward.pk, request_key="new-price"
+        )
+        assert again.points == 40 and _balance(referrer) == 160
+        reward.active = False
+        reward.save()
+        with pytest.raises(errors.RewardUnavailable):
+            rewards.reward_redeem(account=referrer, reward_id=reward.pk, request_key="withdrawn")
+
+    def test_a_reward_changed_by_another_process_counts_within_seconds(
+        self, referrer, reward, monkeypatch
+    ):
+        _award(referrer, 300)
+        rewards.reward_redeem(account=referrer, reward_id=reward.pk, request_key="old-price")
+        Reward.objects.filter(pk=reward.pk).update(points_cost=40)  # no signal reaches us
+        later = rewards.monotonic() + rewards.CATALOGUE_SECONDS + 1
+        monkeypatch.setattr(rewards, "monotonic", lambda: later)
+        again = rewards.reward_redeem(
+            account=referrer, reward_id=reward.pk, request_key="new-price"
+        )
+        assert again.points == 40 and _balance(referrer) == 160
 
     def test_not_enough_points_changes_nothing(self, referrer, reward):
         _award(referrer, 99)
