@@ -130,15 +130,17 @@ class CacheHeadersMiddleware:
         )
         _without_cookie_in_vary(response)
         keys = getattr(request, "surrogate_keys", None) or {"site"}
-        response[getattr(settings, "SURROGATE_KEY_HEADER", "Surrogate-Key")] = " ".join(
-            sorted(keys)
-        )
+        header = getattr(settings, "SURROGATE_KEY_HEADER", "Surrogate-Key")
+        response[header] = " ".join(sorted(keys))
         if not response.has_header("ETag"):
             set_response_etag(response)
         last_modified = response.get("Last-Modified")
-        return get_conditional_response(
+        answer = get_conditional_response(
             request,
             etag=response["ETag"],
             last_modified=parse_http_date_safe(last_modified) if last_modified else None,
             response=response,
         )
+        # A cache revalidating its copy keeps the keys it is purged by.
+        answer[header] = response[header]
+        return answer

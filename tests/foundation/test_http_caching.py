@@ -112,6 +112,7 @@ def test_conditional_gets_answer_304_until_the_page_changes(
     again = client.get(url, HTTP_IF_NONE_MATCH=etag)
     assert again.status_code == 304 and again.content == b""
     assert again["ETag"] == etag and again["Cache-Control"] == first["Cache-Control"]
+    assert again["Surrogate-Key"] == first["Surrogate-Key"]
     with django_capture_on_commit_callbacks(execute=True):
         article.title = "A sharper title"
         article.save()
