@@ -217,15 +217,17 @@ def top_articles(filters, limit=10):
         filters.tallies(LeadTally)
         .exclude(article_id=0)
         .values("article_id")
-        .annotate(leads=Sum("leads"), won=Sum("won"), title=Subquery(title))
-        .order_by("-won", "-leads", "title")[:limit]
+        .annotate(total=Sum("leads"), total_won=Sum("won"), title=Subquery(title))
+        # An article deleted, or its last lead: its rows stay, counting 0.
+        .filter(total__gt=0)
+        .order_by("-total_won", "-total", "title")[:limit]
     )
     return Chart(
         title="Top articles by leads and won deals",
         labels=[row["title"] for row in rows],
         series=[
-            Series("Leads", [row["leads"] for row in rows]),
-            Series("Won", [row["won"] for row in rows]),
+            Series("Leads", [row["total"] for row in rows]),
+            Series("Won", [row["total_won"] for row in rows]),
         ],
     )
 

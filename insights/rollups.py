@@ -11,7 +11,7 @@ article to NULL in one UPDATE). `check` compares both tables with a direct count
 
 import bisect
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Count, Q
@@ -78,16 +78,22 @@ def source_of(values):
     return "direct"
 
 
+def _elapsed(values, since, until):
+    # In UTC: Python subtracts two datetimes of the same time zone on the wall clock, an hour out
+    # across a change of the clocks.
+    return values[until].astimezone(UTC) - values[since].astimezone(UTC)
+
+
 def stage_times(values):
     """{stage: time it took from the stage before}, as queries.funnel defines the stages."""
     times = {}
     if values["contacted_at"] is not None:
-        times["contacted"] = values["contacted_at"] - values["created_at"]
+        times["contacted"] = _elapsed(values, "created_at", "contacted_at")
         if values["quoted_at"] is not None:
-            times["quoted"] = values["quoted_at"] - values["contacted_at"]
+            times["quoted"] = _elapsed(values, "contacted_at", "quoted_at")
     won = values["status"] == Lead.Status.WON
     if won and values["quoted_at"] is not None and values["closed_at"] is not None:
-        times["won"] = values["closed_at"] - values["quoted_at"]
+        times["won"] = _elapsed(values, "quoted_at", "closed_at")
     return times
 
 
