@@ -355,7 +355,10 @@ def outbox_health(filters):
     for row in rows:
         if row["day"] in index:
             values[row["status"]][index[row["day"]]] += row["n"]
-    now_counts = Email.objects.aggregate(
+    # Only the pending and failed rows (the status index): sent mail piles up forever.
+    now_counts = Email.objects.filter(
+        status__in=[Email.Status.PENDING, Email.Status.FAILED]
+    ).aggregate(
         pending=Count("id", filter=Q(status=Email.Status.PENDING)),
         overdue=Count(
             "id",

@@ -132,9 +132,11 @@ def _values_of(lead):
 
 
 def _stored(lead_ids):
-    return {
-        row.pop("id"): row for row in Lead.objects.filter(pk__in=lead_ids).values("id", *FIELDS)
-    }
+    leads = Lead.objects.filter(pk__in=lead_ids)
+    if connection.in_atomic_block:
+        # Locked until the change commits: a change made in between would be counted twice.
+        leads = leads.select_for_update()
+    return {row.pop("id"): row for row in leads.values("id", *FIELDS)}
 
 
 def _add(totals, found, sign):

@@ -44,8 +44,10 @@ def _generate(articles, count=120, seed=14):
     start = datetime(2026, 8, 1, tzinfo=LONDON)
     leads = []
     for number in range(count):
-        created = EDGES[number] if number < len(EDGES) else start + timedelta(
-            minutes=rng.randrange(0, 120 * 24 * 60)
+        created = (
+            EDGES[number]
+            if number < len(EDGES)
+            else start + timedelta(minutes=rng.randrange(0, 120 * 24 * 60))
         )
         fields = {
             "kind": rng.choice(["callback", "quote"]),
