@@ -235,3 +235,15 @@ def test_the_query_count_is_the_same_for_twelve_weeks_and_two_years(
         client.get("/admin/insights/", {"start": "2026-09-01", "end": "2026-11-23"})
     with django_assert_num_queries(len(short.captured_queries)):
         client.get("/admin/insights/", {"start": "2024-11-23", "end": "2026-11-23"})
+
+
+def test_the_median_interval_reads_open_ends():
+    from insights.templatetags.insights_tags import duration_between
+
+    last = len(rollups.BOUNDS) - 1
+    assert queries.median_interval({}) is None
+    # Odd: the middle time's bucket. Even: between the means of the two middle buckets' edges.
+    assert queries.median_interval({7: 1, 9: 1, 30: 1}) == rollups.bucket_bounds(9)
+    assert duration_between(queries.median_interval({-1: 2, 3: 1})) == "under 0 min"
+    assert duration_between(queries.median_interval({last: 3})) == "365 d 0 h or more"
+    assert duration_between(queries.median_interval({7: 1, 9: 1})) == "1 h 30 min to 2 h 15 min"
