@@ -33,9 +33,10 @@ class LeadTally(Tally):
     won = models.IntegerField(default=0)
 
     class Meta:
+        # Days first: a range reads its weeks as one run of the index, its edge days as another.
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "days", "kind", "source", "article_id"], name="insights_lead_key"
+                fields=["days", "day", "kind", "source", "article_id"], name="insights_lead_key"
             )
         ]
 
@@ -54,7 +55,7 @@ class StageTally(Tally):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "days", "kind", "source", "stage", "bucket"],
+                fields=["days", "day", "kind", "source", "stage", "bucket"],
                 name="insights_stage_key",
             )
         ]

@@ -37,8 +37,8 @@ FIELDS = (
     "article_id",
 )
 COUNTS = ("leads", "contacted", "quoted", "won")
-LEAD_KEY = ("day", "days", "kind", "source", "article_id")
-STAGE_KEY = ("day", "days", "kind", "source", "stage", "bucket")
+LEAD_KEY = ("days", "day", "kind", "source", "article_id")
+STAGE_KEY = ("days", "day", "kind", "source", "stage", "bucket")
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
 # Histogram edges for the time a stage took, in seconds: bucket i holds [BOUNDS[i], BOUNDS[i+1]),
@@ -121,9 +121,9 @@ def contributions(values):
     times = stage_times(values)
     leads, stages = {}, {}
     for first, days in periods(day):
-        leads[(first, days, kind, source, values["article_id"] or 0)] = counts
+        leads[(days, first, kind, source, values["article_id"] or 0)] = counts
         for stage, took in times.items():
-            stages[(first, days, kind, source, stage, bucket_of(took))] = (1,)
+            stages[(days, first, kind, source, stage, bucket_of(took))] = (1,)
     return leads, stages
 
 
@@ -264,7 +264,7 @@ def counted(leads=None):
         .order_by()
     )
     return {
-        (row["day"], 1, row["kind"], row["source"], row["article_id"] or 0): tuple(
+        (1, row["day"], row["kind"], row["source"], row["article_id"] or 0): tuple(
             row[name] for name in COUNTS
         )
         for row in rows
@@ -279,7 +279,7 @@ def timed(leads=None):
     for values in rows.iterator(chunk_size=10_000):
         day = local_day(values["created_at"])
         for stage, took in stage_times(values).items():
-            key = (day, 1, values["kind"], source_of(values), stage, bucket_of(took))
+            key = (1, day, values["kind"], source_of(values), stage, bucket_of(took))
             totals[key] = totals.get(key, 0) + 1
     return {key: (n,) for key, n in totals.items()}
 
@@ -287,8 +287,8 @@ def timed(leads=None):
 def with_weeks(daily):
     """Daily rows plus the weekly rows they add up to."""
     result = dict(daily)
-    for (day, _, *rest), counts in daily.items():
-        week = (day - timedelta(days=day.weekday()), 7, *rest)
+    for (_, day, *rest), counts in daily.items():
+        week = (7, day - timedelta(days=day.weekday()), *rest)
         total = result.get(week, (0,) * len(counts))
         result[week] = tuple(a + b for a, b in zip(total, counts, strict=True))
     return result

@@ -174,3 +174,15 @@ def test_skillpoints_awarded_redeemed_and_top_referrers(
         ["ada@example.com", 300, 3],
         ["bob@example.com", 100, 1],
     ]
+
+
+def test_chart_texts_are_escaped(staff_client, frozen_today, db):
+    from articles.models import Article
+
+    article = Article.objects.create(
+        title="<script>alert(1)</script> & co", slug="x", body="x", status="published"
+    )
+    make_lead(article=article)
+    html = staff_client.get(URL).content.decode()
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
