@@ -8,6 +8,9 @@ JavaScript, and print. Every chart is shown beside a table of the same numbers f
 
 from dataclasses import dataclass, field
 
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+
 PALETTE = ["#0a4f9c", "#b3261e", "#1e7b34", "#8a4b00", "#5b2a86", "#00687a"]
 
 
@@ -106,6 +109,32 @@ class Chart:
             for index, label in enumerate(self.labels)
         ]
 
+    # The bars and the table rows as markup, built here rather than in template loops: two years
+    # of the daily outbox chart are 1,462 bars and 731 rows, which took a template over a second.
+    # Each text is escaped once (not once per bar); the numbers need no escaping.
+
+    def bars_html(self):
+        labels = {label: escape(str(label)) for label in self.labels}
+        names = {series.name: escape(str(series.name)) for series in self.series}
+        return mark_safe(  # noqa: S308 - every text in it went through escape()
+            "".join(
+                f'<rect x="{b["x"]}" y="{b["y"]}" width="{b["width"]}" height="{b["height"]}" '
+                f'fill="{escape(b["colour"])}"><title>{labels[b["label"]]} · '
+                f"{names[b['series']]}: {_number(b['value'])}</title></rect>"
+                for b in self.bars()
+            )
+        )
+
+    def rows_html(self):
+        return mark_safe(  # noqa: S308 - every text in it went through escape()
+            "".join(
+                f'<tr><th scope="row">{escape(str(row[0]))}</th>'
+                + "".join(f"<td>{_number(cell)}</td>" for cell in row[1:])
+                + "</tr>"
+                for row in self.rows()
+            )
+        )
+
     @property
     def headers(self):
         return ["", *[series.name for series in self.series]]
@@ -128,3 +157,7 @@ def nice_ceiling(value):
 
 def _fmt(number):
     return str(int(number)) if float(number).is_integer() else f"{number:g}"
+
+
+def _number(value):
+    return value if isinstance(value, int | float) else escape(str(value))

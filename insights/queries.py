@@ -6,14 +6,10 @@ the database returns, so the cost stays the same with a thousand leads or a mill
 
 from datetime import timedelta
 
-from django.db import connection
 from django.db.models import (
-    Aggregate,
     Case,
     CharField,
     Count,
-    DurationField,
-    ExpressionWrapper,
     F,
     Func,
     IntegerField,
@@ -27,11 +23,14 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate, TruncWeek
 from django.utils import timezone
 
+from articles.models import Article
 from leads.models import Lead
 from newsletter.models import Issue, Subscriber
 from skilldacity.outbox.models import Email
 
+from . import rollups
 from .charts import Chart, Series
+from .models import LeadTally, StageTally
 
 SOURCES = [
     ("referral", "Referral"),
@@ -58,31 +57,54 @@ LEAD_SOURCE = Case(
 )
 
 
-class Median(Aggregate):
-    """PostgreSQL's percentile_cont(0.5); other databases fall back to `median_of`."""
-
-    function = "percentile_cont"
-    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = DurationField()
-
-
 class Filters:
     """The date range and lead filters shared by every chart."""
 
     def __init__(self, start, end, kind="", source=""):
         self.start, self.end, self.kind, self.source = start, end, kind, source
+        self._lead_weeks = None
 
-    def leads(self):
-        leads = (
-            Lead.objects.filter(created_at__gte=self.start, created_at__lt=self.end)
-            .exclude(status=Lead.Status.SPAM)
-            .annotate(source=LEAD_SOURCE)
-        )
+    def tallies(self, model):
+        """The tally rows that add up to the range: its whole weeks, and the days at its edges.
+
+        The range is whole local days (the form's), the days the tallies count in."""
+        tz = timezone.get_default_timezone()
+        start = timezone.localtime(self.start, tz).date()
+        end = timezone.localtime(self.end, tz).date()
+        first_monday = start + timedelta(days=-start.weekday() % 7)
+        weeks_end = end - timedelta(days=end.weekday())
+        if first_monday < weeks_end:
+            period = (
+                Q(days=7, day__gte=first_monday, day__lt=weeks_end)
+                | Q(days=1, day__gte=start, day__lt=first_monday)
+                | Q(days=1, day__gte=weeks_end, day__lt=end)
+            )
+        else:
+            period = Q(days=1, day__gte=start, day__lt=end)
+        rows = model.objects.filter(period)
         if self.kind:
-            leads = leads.filter(kind=self.kind)
+            rows = rows.filter(kind=self.kind)
         if self.source:
-            leads = leads.filter(source=self.source)
-        return leads
+            rows = rows.filter(source=self.source)
+        return rows
+
+    def lead_weeks(self):
+        """Leads, contacted, quoted and won per week, kind and source: one query, shared by the
+        lead charts and the funnel."""
+        if self._lead_weeks is None:
+            self._lead_weeks = list(
+                self.tallies(LeadTally)
+                .annotate(week=TruncWeek("day"))
+                .values("week", "kind", "source")
+                .annotate(
+                    n=Sum("leads"),
+                    contacted=Sum("contacted"),
+                    quoted=Sum("quoted"),
+                    won=Sum("won"),
+                )
+                .order_by()
+            )
+        return self._lead_weeks
 
     def weeks(self):
         """Monday of every week in the range, oldest first."""
@@ -118,74 +140,65 @@ def _weekly(filters, title, rows, series_names, value_key="n", group_key=None):
 
 
 def leads_by_kind(filters):
-    rows = (
-        filters.leads()
-        .annotate(week=TruncWeek("created_at"))
-        .values("week", "kind")
-        .annotate(n=Count("id"))
-        .order_by()
+    return _weekly(
+        filters, "Leads per week by kind", filters.lead_weeks(), Lead.Kind.choices, group_key="kind"
     )
-    return _weekly(filters, "Leads per week by kind", rows, Lead.Kind.choices, group_key="kind")
 
 
 def leads_by_source(filters):
-    rows = (
-        filters.leads()
-        .annotate(week=TruncWeek("created_at"))
-        .values("week", "source")
-        .annotate(n=Count("id"))
-        .order_by()
+    return _weekly(
+        filters, "Leads per week by source", filters.lead_weeks(), SOURCES, group_key="source"
     )
-    return _weekly(filters, "Leads per week by source", rows, SOURCES, group_key="source")
 
 
-def median_of(queryset, expression):
-    """The median of an expression over a queryset, computed by the database."""
-    if connection.vendor == "postgresql":
-        return queryset.aggregate(median=Median(expression))["median"]
-    ordered = (
-        queryset.annotate(_value=ExpressionWrapper(expression, output_field=DurationField()))
-        .exclude(_value__isnull=True)
-        .order_by("_value")
-        .values_list("_value", flat=True)
-    )
-    count = ordered.count()
-    if not count:
+def median_interval(histogram):
+    """The interval the median lies in, from {bucket: count}: (low, high), None for an open end.
+
+    The median of an even count is the mean of the two middle times (as percentile_cont), so it
+    lies between the means of their buckets' edges."""
+    total = sum(histogram.values())
+    if not total:
         return None
-    middle = list(ordered[(count - 1) // 2 : count // 2 + 1])
-    return sum(middle, timedelta()) / len(middle)
+    wanted = {(total - 1) // 2, total // 2}
+    found, seen = [], 0
+    for bucket in sorted(histogram):
+        count = histogram[bucket]
+        found += [bucket for rank in sorted(wanted) if seen <= rank < seen + count]
+        seen += count
+    edges = [rollups.bucket_bounds(bucket) for bucket in found]
+    if len(edges) == 1:
+        return edges[0]
+    (low_a, high_a), (low_b, high_b) = edges
+    return (
+        None if low_a is None else (low_a + low_b) / 2,
+        None if high_b is None else (high_a + high_b) / 2,
+    )
 
 
 def funnel(filters):
-    """Leads that reached each stage, conversion from the stage before, and the median time it
-    took to get there from the stage before (i.e. the time spent in the previous stage)."""
-    leads = filters.leads()
-    counts = leads.aggregate(
-        new=Count("id"),
-        contacted=Count("id", filter=Q(contacted_at__isnull=False)),
-        quoted=Count("id", filter=Q(quoted_at__isnull=False)),
-        won=Count("id", filter=Q(status=Lead.Status.WON)),
-    )
-    stage_time = {
-        "contacted": (
-            leads.filter(contacted_at__isnull=False),
-            F("contacted_at") - F("created_at"),
-        ),
-        "quoted": (
-            leads.filter(contacted_at__isnull=False, quoted_at__isnull=False),
-            F("quoted_at") - F("contacted_at"),
-        ),
-        "won": (
-            leads.filter(status=Lead.Status.WON, quoted_at__isnull=False),
-            F("closed_at") - F("quoted_at"),
-        ),
+    """Leads that reached each stage, conversion from the stage before, and the interval the
+    median time it took to get there from the stage before (the time spent in the previous
+    stage) lies in: exact medians need every lead's time, which does not stay flat."""
+    counts = {
+        stage: sum(row[column] for row in filters.lead_weeks())
+        for stage, column in (
+            ("new", "n"),
+            ("contacted", "contacted"),
+            ("quoted", "quoted"),
+            ("won", "won"),
+        )
     }
+    histograms = {}
+    for row in (
+        filters.tallies(StageTally).values("stage", "bucket").annotate(n=Sum("n")).order_by()
+    ):
+        histograms.setdefault(row["stage"], {})[row["bucket"]] = row["n"]
     stages = []
     previous = None
     for key, label in FUNNEL:
         reached = counts[key]
         rate = None if previous is None else (reached / previous if previous else 0.0)
-        median = median_of(*stage_time[key]) if key in stage_time else None
+        median = median_interval(histograms.get(key, {})) if key != "new" else None
         stages.append(
             {"key": key, "label": label, "count": reached, "rate": rate, "median": median}
         )
@@ -199,23 +212,22 @@ def funnel(filters):
 
 
 def top_articles(filters, limit=10):
+    title = Article.objects.filter(pk=OuterRef("article_id")).values("title")[:1]
     rows = list(
-        filters.leads()
-        .filter(article__isnull=False)
-        .values("article_id", "article__title")
-        .annotate(
-            leads=Count("id"),
-            quotes=Count("id", filter=Q(kind=Lead.Kind.QUOTE)),
-            won=Count("id", filter=Q(status=Lead.Status.WON)),
-        )
-        .order_by("-won", "-leads", "article__title")[:limit]
+        filters.tallies(LeadTally)
+        .exclude(article_id=0)
+        .values("article_id")
+        .annotate(total=Sum("leads"), total_won=Sum("won"), title=Subquery(title))
+        # An article deleted, or its last lead: its rows stay, counting 0.
+        .filter(total__gt=0)
+        .order_by("-total_won", "-total", "title")[:limit]
     )
     return Chart(
         title="Top articles by leads and won deals",
-        labels=[row["article__title"] for row in rows],
+        labels=[row["title"] for row in rows],
         series=[
-            Series("Leads", [row["leads"] for row in rows]),
-            Series("Won", [row["won"] for row in rows]),
+            Series("Leads", [row["total"] for row in rows]),
+            Series("Won", [row["total_won"] for row in rows]),
         ],
     )
 
@@ -343,7 +355,10 @@ def outbox_health(filters):
     for row in rows:
         if row["day"] in index:
             values[row["status"]][index[row["day"]]] += row["n"]
-    now_counts = Email.objects.aggregate(
+    # Only the pending and failed rows (the status index): sent mail piles up forever.
+    now_counts = Email.objects.filter(
+        status__in=[Email.Status.PENDING, Email.Status.FAILED]
+    ).aggregate(
         pending=Count("id", filter=Q(status=Email.Status.PENDING)),
         overdue=Count(
             "id",

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from insights.rollups import leads_changing
 from skilldacity.outbox.models import Email
 from skilldacity.outbox.services import email_cancel, email_enqueue
 from skilldacity.signals import person_known
@@ -375,19 +376,21 @@ def _anonymise(leads, *, actor, reason):
     LeadActivity.objects.filter(lead_id__in=lead_ids, kind=LeadActivity.Kind.NOTE).update(
         text=ERASED_NAME
     )
-    updated = Lead.objects.filter(pk__in=lead_ids).update(
-        name=ERASED_NAME,
-        email="",
-        phone="",
-        organisation="",
-        message="",
-        landing_path="",
-        referrer="",
-        referral_code="",
-        ip=None,
-        dedupe_hash="",
-        anonymised_at=now,
-    )
+    # An UPDATE sends no signals; erasing the referral code changes the lead's source.
+    with leads_changing(lead_ids):
+        updated = Lead.objects.filter(pk__in=lead_ids).update(
+            name=ERASED_NAME,
+            email="",
+            phone="",
+            organisation="",
+            message="",
+            landing_path="",
+            referrer="",
+            referral_code="",
+            ip=None,
+            dedupe_hash="",
+            anonymised_at=now,
+        )
     LeadActivity.objects.bulk_create(
         [
             LeadActivity(lead_id=lead_id, kind=LeadActivity.Kind.ERASED, actor=actor, text=reason)

@@ -69,7 +69,18 @@ class Subscriber(models.Model):
                 fields=["id"],
                 condition=Q(status="confirmed"),
                 name="newsletter_confirmed_id_idx",
-            )
+            ),
+            # The staff dashboard: confirmations per week, unsubscribes after each update.
+            models.Index(
+                fields=["confirmed_at"],
+                condition=Q(confirmed_at__isnull=False),
+                name="newsletter_confirmed_at_idx",
+            ),
+            models.Index(
+                fields=["unsubscribed_at"],
+                condition=Q(unsubscribed_at__isnull=False),
+                name="newsletter_unsubscribed_idx",
+            ),
         ]
 
     def __str__(self):

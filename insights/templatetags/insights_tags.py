@@ -23,3 +23,16 @@ def duration(value):
     if hours:
         return f"{hours} h {minutes} min"
     return f"{minutes} min"
+
+
+@register.filter
+def duration_between(interval):
+    """A median's interval (low, high) as "4 h 0 min to 5 h 0 min" / "under 1 min" / "—"."""
+    if interval is None:
+        return "—"
+    low, high = interval
+    if low is None:
+        return f"under {duration(high)}"
+    if high is None:
+        return f"{duration(low)} or more"
+    return f"{duration(low)} to {duration(high)}"

@@ -37,18 +37,21 @@ def test_funnel_counts_conversions_and_medians_on_known_data(
     staff_client, known_funnel, frozen_today
 ):
     """new 5 (spam left out) → contacted 3 → quoted 2 → won 1; medians by hand:
-    time in new 2h/4h/6h → 4 h; contacted→quoted 1d/3d → 2 d; quoted→won 2 d."""
+    time in new 2h/4h/6h → 4 h; contacted→quoted 1d/3d → 2 d; quoted→won 2 d. The page gives
+    the interval of the histogram (rollups.BOUNDS) the median lies in: 4 h is in [4 h, 5 h);
+    2 d, the mean of 1 d in [1 d, 30 h) and 3 d in [3 d, 4 d), in [2 d, 2 d 15 h)."""
     stages = {s["key"]: s for s in staff_client.get(URL).context["stages"]}
     assert [stages[k]["count"] for k in ("new", "contacted", "quoted", "won")] == [5, 3, 2, 1]
     assert stages["contacted"]["rate"] == pytest.approx(0.6)
     assert stages["quoted"]["rate"] == pytest.approx(2 / 3)
     assert stages["won"]["rate"] == pytest.approx(0.5)
     assert stages["new"]["median"] is None
-    assert stages["contacted"]["median"] == timedelta(hours=4)
-    assert stages["quoted"]["median"] == timedelta(days=2)
-    assert stages["won"]["median"] == timedelta(days=2)
+    hours = [timedelta(hours=n) for n in (4, 5, 48, 63, 48, 60)]
+    assert stages["contacted"]["median"] == tuple(hours[0:2])
+    assert stages["quoted"]["median"] == tuple(hours[2:4])
+    assert stages["won"]["median"] == tuple(hours[4:6])
     html = staff_client.get(URL).content.decode()
-    assert "60%" in html and "4 h 0 min" in html
+    assert "60%" in html and "4 h 0 min to 5 h 0 min" in html
 
 
 def test_leads_by_source_and_kind_and_top_articles(staff_client, known_funnel, frozen_today):
@@ -172,3 +175,15 @@ def test_skillpoints_awarded_redeemed_and_top_referrers(
         ["ada@example.com", 300, 3],
         ["bob@example.com", 100, 1],
     ]
+
+
+def test_chart_texts_are_escaped(staff_client, frozen_today, db):
+    from articles.models import Article
+
+    article = Article.objects.create(
+        title="<script>alert(1)</script> & co", slug="x", body="x", status="published"
+    )
+    make_lead(article=article)
+    html = staff_client.get(URL).content.decode()
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html

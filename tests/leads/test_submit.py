@@ -227,8 +227,9 @@ def test_submitting_runs_the_same_small_number_of_queries_whatever_the_data_size
     # Session, 2 choice lookups + the courses, the dedupe check, the lead, its courses, 2 outbox
     # e-mails (get_or_create each, in savepoints) and the timeline: no e-mail is sent in here.
     # The referrals receiver of person_known adds 3 (the known-e-mail record and the referral
-    # check). PostgreSQL adds one: the advisory lock against concurrent duplicates.
-    assert large <= (24 if connection.vendor == "postgresql" else 23)
+    # check), the dashboard's tally 1 (insights/rollups.py: one upsert, in the same transaction).
+    # PostgreSQL adds one: the advisory lock against concurrent duplicates.
+    assert large <= (25 if connection.vendor == "postgresql" else 24)
 
 
 @pytest.fixture
