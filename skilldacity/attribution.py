@@ -6,22 +6,12 @@ they create, so staff can answer "which articles and campaigns bring us customer
 
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.utils import timezone
 
 SESSION_KEY = "attribution"
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 REF_PARAM = "ref"
 MAX_VALUE_LENGTH = 200
-
-
-def client_ip(request):
-    """The client's IP. Behind a proxy that sets X-Forwarded-For, its first hop is the client."""
-    if getattr(settings, "USE_X_FORWARDED_FOR", False):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:45]
-    return request.META.get("REMOTE_ADDR", "")[:45] or None
 
 
 def _clean(value):

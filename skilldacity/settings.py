@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "csp",
     "skilldacity",
     "skilldacity.outbox",
+    "skilldacity.quarantine",
     "articles",
     "leads",
     "newsletter",
@@ -180,6 +181,11 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # Minimum seconds between rendering a public form and posting it; faster is a bot.
 FORM_MIN_FILL_SECONDS = float(os.environ.get("FORM_MIN_FILL_SECONDS", "2"))
 FORM_MAX_AGE_SECONDS = 24 * 3600
+# Posts judged spam are kept for staff to review and release (skilldacity/quarantine): at most
+# this many per client IP within the window (a flood cannot fill the table), for this many days.
+QUARANTINE_MAX_PER_IP = int(os.environ.get("QUARANTINE_MAX_PER_IP", "20"))
+QUARANTINE_IP_WINDOW_MINUTES = float(os.environ.get("QUARANTINE_IP_WINDOW_MINUTES", "60"))
+QUARANTINE_RETENTION_DAYS = float(os.environ.get("QUARANTINE_RETENTION_DAYS", "30"))
 
 # --- E-mail --------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Skilldacity <hello@skilldacity.example>")
@@ -262,6 +268,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.anonymise_expired_leads",
         "schedule": crontab(hour=3, minute=15),
     },
+    "quarantine-purge": {
+        "task": "skilldacity.quarantine.tasks.purge_quarantine",
+        "schedule": crontab(hour=3, minute=45),
+    },
     "referrals-audit": {
         "task": "referrals.tasks.audit_skillpoints",
         "schedule": crontab(hour=4, minute=0),
@@ -289,6 +299,10 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# How many reverse proxies (nginx, a load balancer) stand in front of the site and append to
+# X-Forwarded-For. 0: the header is ignored and REMOTE_ADDR is the client (skilldacity/clientip.py).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
 # Failed sign-ins to /admin/ and /accounts/login/, counted per IP and per username in the cache;
 # at the limit further attempts get a 429 "try again later" page (skilldacity/security.py).
