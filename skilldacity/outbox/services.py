@@ -24,7 +24,8 @@ import logging
 import random
 import smtplib
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 
 from django.conf import settings
@@ -46,6 +47,22 @@ CLOCK_TOLERANCE = timedelta(seconds=2)
 # After a failed publish this process stops trying for a while: during a broker outage only the
 # first request pays the bounded connection timeout, the others leave their rows to the sweep.
 _publish_paused_until = 0.0
+
+
+# True while demo content is loaded: its visitors and staff inbox are made up, and nobody may be
+# e-mailed (see `outbox_muted`).
+_muted = ContextVar("outbox_muted", default=False)
+
+
+@contextmanager
+def outbox_muted():
+    """Within this block `email_enqueue` records and sends nothing (for `seed_demo`: with a real
+    SMTP server configured it used to e-mail the demo visitors and the staff inbox)."""
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
 
 
 def _setting(name, default):
@@ -78,6 +95,8 @@ def email_enqueue(*, key, to, template, context=None, send_after=None, headers=N
         send_after=send_after,
         queued_at=now if due_now else None,
     )
+    if _muted.get():
+        return email  # unsaved: there is no row, so neither a task nor the sweep can send it
     # Insert first and look only on a conflict: asking twice is rare, and this is three round
     # trips on every form post instead of get_or_create's six.
     try:
