@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from skilldacity.addresses import normalise_email
 from skilldacity.outbox.models import Email
 from skilldacity.outbox.services import email_cancel, email_enqueue
 from skilldacity.signals import person_known
@@ -69,7 +70,7 @@ def _dedupe_hash(*, kind, fields, course_ids):
     """Same person, same kind, same content: the same request, whatever the order of courses."""
     payload = {
         "kind": kind,
-        "email": fields["email"].strip().lower(),
+        "email": normalise_email(fields["email"]),
         "courses": sorted(course_ids),
         **{
             name: str(value).strip()

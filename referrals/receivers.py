@@ -6,10 +6,11 @@ from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
+from skilldacity.addresses import normalise_email
 from skilldacity.signals import person_known
 
 from .models import KnownEmail
-from .services import normalise_email, referral_record
+from .services import referral_record
 
 logger = logging.getLogger(__name__)
 

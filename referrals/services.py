@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from skilldacity.addresses import normalise_email
 from skilldacity.outbox.services import email_enqueue
 from skilldacity.signals import person_known
 
@@ -46,10 +47,6 @@ class InvalidTransition(PointsError):
 
 def points_per_referral():
     return getattr(settings, "SKILLPOINTS_PER_REFERRAL", 100)
-
-
-def normalise_email(email):
-    return (email or "").strip().lower()
 
 
 def canonical_email(email):
