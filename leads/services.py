@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from skilldacity.addresses import normalise_email
 from skilldacity.outbox.models import Email
-from skilldacity.outbox.services import email_cancel, email_enqueue
+from skilldacity.outbox.services import email_cancel, email_enqueue, email_enqueue_many
 from skilldacity.signals import person_known
 
 from .models import Lead, LeadActivity
@@ -161,13 +161,17 @@ def lead_submit(
         )
     context = _lead_email_context(lead, courses)
     ack_key, notify_key = f"lead-ack:{lead.pk}", f"lead-notify:{lead.pk}"
-    email_enqueue(key=ack_key, to=lead.email, template="lead_ack", context=context)
-    email_enqueue(
-        key=notify_key,
-        to=staff_inbox(),
-        template="lead_staff_new",
-        context=context,
-        headers={"Reply-To": lead.email},
+    email_enqueue_many(
+        [
+            {"key": ack_key, "to": lead.email, "template": "lead_ack", "context": context},
+            {
+                "key": notify_key,
+                "to": staff_inbox(),
+                "template": "lead_staff_new",
+                "context": context,
+                "headers": {"Reply-To": lead.email},
+            },
+        ]
     )
     LeadActivity.objects.bulk_create(
         [

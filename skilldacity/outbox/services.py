@@ -88,51 +88,73 @@ def email_enqueue(*, key, to, template, context=None, send_after=None, headers=N
     Idempotent on `key`: asking twice for the same e-mail returns the first row. With `send_after`
     in the future the e-mail waits for the sweep; `email_cancel` can still stop it.
     """
+    message = {"key": key, "to": to, "template": template, "context": context}
+    return email_enqueue_many([{**message, "send_after": send_after, "headers": headers}])[0]
+
+
+def email_enqueue_many(messages):
+    """`email_enqueue` for several e-mails in one INSERT (a lead's acknowledgement and staff
+    notice). Each message is a dict of email_enqueue's arguments. Returns the rows, in order."""
     now = timezone.now()
+    emails = [_new_email(now=now, **message) for message in messages]
+    if _muted.get():
+        return emails  # unsaved: there is no row, so neither a task nor the sweep can send it
+    inserted = _insert_unless_exists(emails)
+    missing = {email.key for email in emails} - set(inserted)
+    existing = {row.key: row for row in Email.objects.filter(key__in=missing)} if missing else {}
+    if missing - set(existing):
+        raise IntegrityError(
+            f"Outbox rows {sorted(missing - set(existing))} not inserted nor found"
+        )
+    for email in inserted.values():
+        if email.send_after <= now:
+            _publish_after_commit(email.pk)
+    return [inserted.get(email.key) or existing[email.key] for email in emails]
+
+
+def _new_email(*, now, key, to, template, context=None, send_after=None, headers=None):
     send_after = send_after or now
-    due_now = send_after <= now
-    email = Email(
+    return Email(
         key=key,
         to=to,
         template=template,
         context=context or {},
         headers=headers or {},
         send_after=send_after,
-        queued_at=now if due_now else None,
+        queued_at=now if send_after <= now else None,
     )
-    if _muted.get():
-        return email  # unsaved: there is no row, so neither a task nor the sweep can send it
-    if not _insert_unless_exists(email):
-        existing = Email.objects.filter(key=key).first()
-        if existing is None:
-            raise IntegrityError(f"Outbox row {key!r} was neither inserted nor found")
-        return existing
-    if due_now:
-        _publish_after_commit(email.pk)
-    return email
 
 
-def _insert_unless_exists(email):
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id. Returns True when the row was inserted.
+def _insert_unless_exists(emails):
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, key. Returns {key: email} of the inserted.
 
     Asking twice for one key is rare; catching the IntegrityError instead needs a savepoint
-    around the insert, two more round trips on every form post. A concurrent insert of the same
-    key is waited for by the database, then seen as the conflict. Django has no public API for
-    an ignored conflict that returns the new id, hence QuerySet._insert (what bulk_create uses).
+    around each insert, two more round trips per e-mail on every form post. A concurrent insert
+    of the same key is waited for by the database, then seen as the conflict. Django has no
+    public API for an ignored conflict that returns the new ids, hence QuerySet._insert (what
+    bulk_create uses).
     """
     fields = [field for field in Email._meta.local_concrete_fields if not field.primary_key]
     rows = Email.objects._insert(
-        [email],
+        emails,
         fields=fields,
-        returning_fields=[Email._meta.pk],
+        returning_fields=[Email._meta.pk, Email._meta.get_field("key")],
         on_conflict=OnConflict.IGNORE,
     )
-    if not rows or rows[0] is None:
-        return False
-    email.pk = rows[0][0]
-    email._state.adding = False
-    email._state.db = Email.objects.db
-    return True
+    by_key = {}
+    for email in emails:
+        by_key.setdefault(email.key, email)
+    inserted = {}
+    for row in rows:
+        if row is None:  # the one row conflicted
+            continue
+        pk, key = row
+        email = by_key[key]
+        email.pk = pk
+        email._state.adding = False
+        email._state.db = Email.objects.db
+        inserted[key] = email
+    return inserted
 
 
 class _CommitBatch(list):
