@@ -93,6 +93,8 @@ def test_staff_release_a_callback_in_one_click_and_it_becomes_a_lead_mailed_once
 
     listing = admin_client.get(CHANGELIST).content.decode()
     assert "ada@example.com" in listing
+    assert "ada@example.com" in admin_client.get(CHANGELIST, {"q": "ADA@example"}).content.decode()
+    assert "ada@example.com" in admin_client.get(CHANGELIST, {"q": "::1"}).content.decode()
     assert f'formaction="{release_url(post)}"' in listing
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(release_url(post))
