@@ -162,6 +162,41 @@ def lead_bodies(token, started, courses, platforms):
     return body
 
 
+def per_post_counts(make_body):
+    """SQL statements and broker publishes for one callback and one quote post, in-process.
+
+    The same view and settings as the server; one warm-up post first, so that per-process caches
+    (content types, the catalogue's first query) are not counted.
+    """
+    from celery.signals import before_task_publish
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    publishes = []
+
+    def count_publish(sender=None, **kwargs):
+        publishes.append(sender)
+
+    before_task_publish.connect(count_publish, weak=False)
+    client = Client()
+    counts = {}
+    try:
+        for number, label in ((-1, "warm-up"), (-3, "callback"), (-2, "quote")):
+            path, _, body = make_body("counts", number)
+            publishes.clear()
+            with CaptureQueriesContext(connection) as queries:
+                client.post(path, body, content_type="application/x-www-form-urlencoded")
+            counts[label] = (len(queries), len(publishes))
+    finally:
+        before_task_publish.disconnect(count_publish)
+    from leads.models import Lead
+
+    Lead.objects.filter(email__startswith="bench-counts-").delete()  # not part of the load
+    del counts["warm-up"]
+    return counts
+
+
 def run_load(*, clients, seconds, request_for):
     """`clients` keep-alive connections, each sending its next request as soon as one returns."""
     results = []
@@ -221,6 +256,9 @@ def main():
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--no-worker", action="store_true", help="no Celery worker or SMTP sink")
+    parser.add_argument(
+        "--counts-only", action="store_true", help="only the statements and publishes per post"
+    )
     args = parser.parse_args()
 
     ensure_database(DATABASE_URL)
@@ -299,6 +337,11 @@ def main():
             }
             return "POST", path, body, headers, email
 
+        counts = per_post_counts(make_body)
+        if args.counts_only:
+            for label, (statements, publishes) in counts.items():
+                print(f"{label} post: {statements} SQL statements, {publishes} broker publishes")
+            return 0
         run_load(clients=args.clients, seconds=2, request_for=constant_request)  # warm up
         rows = []
         results, elapsed = run_load(
@@ -319,6 +362,8 @@ def main():
                 f"{row['p50_ms']:>10.1f}{row['p99_ms']:>10.1f}  {row['statuses']}"
             )
         print(f"\nlead posts / constant view: {rows[1]['rps'] / rows[0]['rps']:.1%} of the ceiling")
+        for label, (statements, publishes) in counts.items():
+            print(f"one {label} post: {statements} SQL statements, {publishes} broker publishes")
 
         accepted = [email for _, status, email in lead_results if status == 302]
         failures = []

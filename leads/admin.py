@@ -4,45 +4,31 @@ Status, assignment and notes go through the services (allowed transitions, timel
 only the contact details are edited in place.
 """
 
-import csv
-import json
-
 import phonenumbers
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
-from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
+from skilldacity.addresses import normalise_email
 from skilldacity.outbox.models import Email
 
 from . import services
+from .export import leads_csv_response
 from .forms import PHONE_REGION
 from .models import Course, DevicePlatform, Lead, LeadActivity
+from .personal_data import personal_data_view
 
 Status = Lead.Status
 # Columns staff may correct in place (courses too, saved by the admin as a relation).
 CONTACT_FIELDS = [
     "name", "email", "phone", "organisation", "learners", "platform", "call_time",
     "call_timezone", "delivery", "timeframe", "message",
-]  # fmt: skip
-CSV_COLUMNS = [
-    ("id", "ID"), ("kind", "Kind"), ("status", "Status"), ("created_at", "Received"),
-    ("overdue", "Overdue"), ("assigned_to", "Assigned to"), ("name", "Name"), ("email", "E-mail"),
-    ("phone", "Phone"), ("organisation", "Organisation"), ("learners", "Learners"),
-    ("courses", "Courses"), ("platform", "Platform"), ("call_time", "Best time to call"),
-    ("call_timezone", "Time zone"), ("delivery", "Delivery"), ("timeframe", "Timeframe"),
-    ("message", "Message"), ("article", "Article"), ("source_path", "Page"),
-    ("utm_source", "UTM source"), ("utm_medium", "UTM medium"),
-    ("utm_campaign", "UTM campaign"), ("referrer", "Referrer"),
-    ("referral_code", "Referral code"),
 ]  # fmt: skip
 
 
@@ -412,7 +398,7 @@ class LeadAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export selected leads to CSV", permissions=["view"])
     def export_selected_csv(self, request, queryset):
-        return self._csv_response(queryset)
+        return leads_csv_response(queryset)
 
     @admin.action(description="Personal data: export everything held about these e-mails")
     def export_personal_data(self, request, queryset):
@@ -424,147 +410,24 @@ class LeadAdmin(admin.ModelAdmin):
 
     def _personal_data_url(self, queryset):
         emails = sorted(
-            {email.lower() for email in queryset.values_list("email", flat=True) if email}
+            {normalise_email(email) for email in queryset.values_list("email", flat=True) if email}
         )
         url = reverse("admin:leads_lead_personal_data")
         return f"{url}?{urlencode({'email': emails}, doseq=True)}"
 
-    # --- CSV -----------------------------------------------------------------------------
+    # --- CSV (leads/export.py) --------------------------------------------------------------
 
     def export_filtered_csv(self, request):
         """The changelist as CSV, with the same filters, search and date drill-down."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         changelist = self.get_changelist_instance(request)
-        return self._csv_response(changelist.get_queryset(request))
+        return leads_csv_response(changelist.get_queryset(request))
 
-    def _csv_response(self, queryset):
-        queryset = queryset.select_related("platform", "assigned_to", "article").prefetch_related(
-            "courses"
-        )
-        echo = _Echo()
-        writer = csv.writer(echo)
-        now = timezone.now()
-
-        def rows():
-            yield writer.writerow([label for _, label in CSV_COLUMNS])
-            for lead in queryset.iterator(chunk_size=500):
-                yield writer.writerow(
-                    [_csv_safe(_csv_value(lead, name, now)) for name, _ in CSV_COLUMNS]
-                )
-
-        stamp = timezone.localtime(now).strftime("%Y%m%d-%H%M")
-        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'
-        return response
-
-    # --- personal data -------------------------------------------------------------------
+    # --- personal data (leads/personal_data.py) --------------------------------------------
 
     def personal_data_view(self, request):
-        """Find, export (JSON) or erase everything the leads hold about e-mail addresses."""
-        if not self.has_change_permission(request):
-            raise PermissionDenied
-        source = request.POST if request.method == "POST" else request.GET
-        form = PersonalDataForm(source or None)
-        emails = form.cleaned_data["email"] if form.is_valid() else []
-        if emails and request.GET.get("format") == "json":
-            payload = [services.person_export(email=email) for email in emails]
-            response = HttpResponse(
-                json.dumps(payload, indent=2, ensure_ascii=False),
-                content_type="application/json; charset=utf-8",
-            )
-            response["Content-Disposition"] = 'attachment; filename="personal-data.json"'
-            return response
-        if emails and request.method == "POST" and "erase" in request.POST:
-            if not self.can_erase(request):
-                raise PermissionDenied
-            with transaction.atomic():
-                erased = sum(
-                    services.person_erase(email=email, actor=request.user) for email in emails
-                )
-            self.message_user(
-                request,
-                f"Erased the personal data of {len(emails)} address(es) from {erased} lead(s). "
-                "The leads still count in the figures.",
-                messages.SUCCESS,
-            )
-            return redirect("admin:leads_lead_changelist")
-        found = (
-            {email: list(Lead.objects.for_email(email).order_by("-created_at")) for email in emails}
-            if emails
-            else {}
-        )
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Personal data",
-            "form": form,
-            "emails": emails,
-            "found": found,
-            "json_url": f"?{urlencode({'email': emails, 'format': 'json'}, doseq=True)}",
-            "can_erase": self.can_erase(request),
-        }
-        return TemplateResponse(request, "admin/leads/lead/personal_data.html", context)
-
-
-class MultiEmailField(forms.Field):
-    widget = forms.Textarea(attrs={"rows": 3, "cols": 60})
-
-    def to_python(self, value):
-        values = value if isinstance(value, list) else [value or ""]
-        emails = []
-        for item in values:
-            emails.extend(part.strip().lower() for part in item.replace(",", "\n").splitlines())
-        return sorted({email for email in emails if email})
-
-    def validate(self, value):
-        super().validate(value)
-        for email in value:
-            forms.EmailField().clean(email)
-
-
-class PersonalDataForm(forms.Form):
-    email = MultiEmailField(
-        label="E-mail address(es)",
-        help_text="One per line. Every lead sent with these addresses is shown.",
-    )
-
-    def __init__(self, data=None, **kwargs):
-        if data is not None:
-            data = {"email": data.getlist("email")}
-        super().__init__(data, **kwargs)
-
-
-class _Echo:
-    """A file-like object whose write returns the line, for streaming csv.writer rows."""
-
-    def write(self, value):
-        return value
-
-
-def _csv_safe(value):
-    """Stop spreadsheet formula injection from visitor-typed text (=, +, -, @ at the start)."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _csv_value(lead, name, now):
-    match name:
-        case "kind" | "status" | "call_time" | "delivery" | "timeframe":
-            return getattr(lead, f"get_{name}_display")() if getattr(lead, name) else ""
-        case "created_at":
-            return timezone.localtime(lead.created_at).strftime("%Y-%m-%d %H:%M")
-        case "overdue":
-            return "yes" if lead.status == Status.NEW and lead.contact_due_at < now else ""
-        case "assigned_to":
-            return lead.assigned_to.get_username() if lead.assigned_to else ""
-        case "courses":
-            return "; ".join(course.title for course in lead.courses.all())
-        case "platform":
-            return lead.platform.name if lead.platform else ""
-        case "article":
-            return lead.article.title if lead.article else ""
-    return getattr(lead, name)
+        return personal_data_view(request, model_admin=self)
 
 
 def _describe(activity, email_status):

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class LeadsConfig(AppConfig):
     name = "leads"
     verbose_name = "Leads"
+
+    def ready(self):
+        from . import quarantine
+
+        quarantine.register()

@@ -6,9 +6,11 @@ from crispy_forms.layout import Field, Layout
 from django import forms
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from articles.models import Article
 from skilldacity.spam import HONEYPOT_FIELD, SpamProtectedForm
 
 from .models import Course, DevicePlatform, Lead
+from .services import lead_submit
 
 PHONE_REGION = "GB"
 MAX_BIGINT = 2**63 - 1
@@ -173,6 +175,25 @@ class LeadForm(SpamProtectedForm):
 
     def chosen_courses(self):
         raise NotImplementedError
+
+    def submit(self, *, source_path, attribution, ip, user=None):
+        """Record the lead this valid form describes. Returns (lead, created).
+
+        The view calls it for a post that passed the spam checks, the quarantine for a post that
+        staff released.
+        """
+        article_id = self.cleaned_data["article"]
+        return lead_submit(
+            kind=self.kind,
+            fields=self.lead_data(),
+            courses=self.chosen_courses(),
+            consent_text=CONSENT_TEXT,
+            attribution=attribution,
+            source_path=self.cleaned_data["next"] or source_path,
+            article=Article.objects.filter(pk=article_id).first() if article_id else None,
+            ip=ip,
+            user=user,
+        )
 
 
 class CallbackForm(LeadForm):

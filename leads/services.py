@@ -14,8 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from insights.rollups import leads_changing
+from skilldacity.addresses import normalise_email
 from skilldacity.outbox.models import Email
-from skilldacity.outbox.services import email_cancel, email_enqueue
+from skilldacity.outbox.services import email_cancel, email_enqueue, email_enqueue_many
 from skilldacity.signals import person_known
 
 from .models import Lead, LeadActivity
@@ -70,7 +71,7 @@ def _dedupe_hash(*, kind, fields, course_ids):
     """Same person, same kind, same content: the same request, whatever the order of courses."""
     payload = {
         "kind": kind,
-        "email": fields["email"].strip().lower(),
+        "email": normalise_email(fields["email"]),
         "courses": sorted(course_ids),
         **{
             name: str(value).strip()
@@ -161,13 +162,17 @@ def lead_submit(
         )
     context = _lead_email_context(lead, courses)
     ack_key, notify_key = f"lead-ack:{lead.pk}", f"lead-notify:{lead.pk}"
-    email_enqueue(key=ack_key, to=lead.email, template="lead_ack", context=context)
-    email_enqueue(
-        key=notify_key,
-        to=staff_inbox(),
-        template="lead_staff_new",
-        context=context,
-        headers={"Reply-To": lead.email},
+    email_enqueue_many(
+        [
+            {"key": ack_key, "to": lead.email, "template": "lead_ack", "context": context},
+            {
+                "key": notify_key,
+                "to": staff_inbox(),
+                "template": "lead_staff_new",
+                "context": context,
+                "headers": {"Reply-To": lead.email},
+            },
+        ]
     )
     LeadActivity.objects.bulk_create(
         [

@@ -1,6 +1,5 @@
 """Thin views: parse the form, call `services.lead_submit`, answer."""
 
-import ipaddress
 import logging
 from urllib.parse import urlencode
 
@@ -10,21 +9,17 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
-from articles.models import Article
-from skilldacity.attribution import client_ip, get_attribution
+from skilldacity.attribution import get_attribution
+from skilldacity.clientip import client_ip
 from skilldacity.formtokens import resubmit_on_csrf_failure
 from skilldacity.httpcache import cache_public_page
+from skilldacity.quarantine.web import quarantine_form
 from skilldacity.spam import rate_limited
 
-from .forms import CONSENT_TEXT, FORMS
+from .forms import FORMS
 from .models import Lead
-from .services import lead_submit
 
 logger = logging.getLogger(__name__)
-RATE_LIMITED_MESSAGE = (
-    "You've sent several requests in a short time. Please wait a minute and send it again; "
-    "what you typed is still here."
-)
 PAGES = {
     Lead.Kind.CALLBACK: {
         "template": "leads/callback.html",
@@ -35,13 +30,6 @@ PAGES = {
         "thanks": "leads:quote_thanks",
     },
 }
-
-
-def _valid_ip(value):
-    try:
-        return str(ipaddress.ip_address(value)) if value else None
-    except ValueError:
-        return None
 
 
 def _over_rate_limit(request):
@@ -65,33 +53,28 @@ def _thanks_url(kind, source_path):
 
 def _lead_page(request, kind):
     form_class = FORMS[kind]
-    status = 200
     if request.method == "POST":
         form = form_class(request.POST)
-        if _over_rate_limit(request):
-            form.full_clean()
-            form.add_error(None, RATE_LIMITED_MESSAGE)
-            status = 429
-        elif form.is_valid():
+        # Counted before validation, so that invalid posts use up the limit too.
+        over_limit = _over_rate_limit(request)
+        if form.is_valid():
             source_path = form.cleaned_data["next"] or request.path
-            if not form.is_spam():
-                article_id = form.cleaned_data["article"]
-                lead_submit(
-                    kind=kind,
-                    fields=form.lead_data(),
-                    courses=form.chosen_courses(),
-                    consent_text=CONSENT_TEXT,
-                    attribution=get_attribution(request),
+            reason = form.spam_reason or ("rate-limited" if over_limit else None)
+            if reason:
+                # Kept for staff to review, not dropped: autofill trips the honeypot too.
+                quarantine_form(request, form, form_name=kind, reason=reason)
+            else:
+                form.submit(
                     source_path=source_path,
-                    article=Article.objects.filter(pk=article_id).first() if article_id else None,
-                    ip=_valid_ip(client_ip(request)),
+                    attribution=get_attribution(request),
+                    ip=client_ip(request),
                     user=request.user,
                 )
             # Spam gets the same answer as a lead, so a bot learns nothing.
             return redirect(_thanks_url(kind, source_path))
     else:
         form = form_class(source_path=request.path)
-    return render(request, PAGES[kind]["template"], {"form": form}, status=status)
+    return render(request, PAGES[kind]["template"], {"form": form})
 
 
 def _resubmittable(kind):

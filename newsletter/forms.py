@@ -3,6 +3,7 @@ from django import forms
 
 from skilldacity.spam import SpamProtectedForm
 
+from . import services
 from .models import Subscriber
 
 CONSENT_TEXT = (
@@ -76,3 +77,15 @@ class SignupForm(SpamProtectedForm):
     def clean_source(self):
         source = self.cleaned_data.get("source")
         return source if source in EMBED_SOURCES else Subscriber.Source.PAGE
+
+    def submit(self, *, ip, attribution):
+        """Record the sign-up this valid form describes (the view, or a release from quarantine)."""
+        return services.subscriber_signup(
+            email=self.cleaned_data["email"],
+            first_name=self.cleaned_data["first_name"],
+            source=self.cleaned_data["source"],
+            consent_text=CONSENT_TEXT,
+            ip=ip,
+            attribution=attribution,
+            article_id=self.cleaned_data["article"],
+        )

@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from articles.models import Article
+from skilldacity.addresses import normalise_email
 from skilldacity.outbox.models import Email
 from skilldacity.outbox.services import email_cancel, email_enqueue
 from skilldacity.signals import person_known
@@ -42,10 +43,6 @@ API_KEY_PREFIX = "skd_"
 
 def _setting(name, default):
     return getattr(settings, name, default)
-
-
-def normalize_email(value):
-    return value.strip().lower()
 
 
 def absolute_url(path):
@@ -116,7 +113,7 @@ def subscriber_signup(
     to flood someone else's inbox.
     """
     now = now or timezone.now()
-    email = normalize_email(email)
+    email = normalise_email(email)
     consent = {
         "source": source,
         "consent_text": consent_text,

@@ -7,14 +7,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
-from skilldacity.attribution import client_ip, get_attribution
+from skilldacity.attribution import get_attribution
+from skilldacity.clientip import client_ip
 from skilldacity.formtokens import resubmit_on_csrf_failure
 from skilldacity.httpcache import cache_public_page
+from skilldacity.quarantine.web import quarantine_form
 from skilldacity.spam import rate_limited
 
 from . import services, tokens
-from .forms import CONSENT_TEXT, SignupForm
+from .forms import SignupForm
 from .models import DiscountCode, Subscriber
+from .quarantine import QUARANTINE_FORM
 
 
 @require_http_methods(["GET", "POST"])
@@ -28,21 +31,14 @@ def signup(request):
         return render(request, "newsletter/signup.html", {"form": SignupForm()})
     form = SignupForm(request.POST, source=request.POST.get("source", "page")[:20])
     rate = getattr(settings, "NEWSLETTER_SIGNUP_RATE", "5/m")
-    if rate_limited(request, group="newsletter-signup", rate=rate):
-        context = {"form": form, "rate_limited": True}
-        return render(request, "newsletter/signup.html", context, status=429)
+    over_limit = rate_limited(request, group="newsletter-signup", rate=rate)
     if not form.is_valid():
         return render(request, "newsletter/signup.html", {"form": form})
-    if not form.is_spam():
-        services.subscriber_signup(
-            email=form.cleaned_data["email"],
-            first_name=form.cleaned_data["first_name"],
-            source=form.cleaned_data["source"],
-            consent_text=CONSENT_TEXT,
-            ip=client_ip(request),
-            attribution=get_attribution(request),
-            article_id=form.cleaned_data["article"],
-        )
+    reason = form.spam_reason or ("rate-limited" if over_limit else None)
+    if reason:
+        quarantine_form(request, form, form_name=QUARANTINE_FORM, reason=reason)
+    else:
+        form.submit(ip=client_ip(request), attribution=get_attribution(request))
     return redirect("newsletter:check_inbox")
 
 

@@ -5,6 +5,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.urls import reverse
 
+from skilldacity.addresses import normalise_email
 from skilldacity.outbox.services import email_enqueue
 from skilldacity.spam import SpamProtectedForm
 
@@ -38,7 +39,7 @@ class SignupForm(SpamProtectedForm):
     )
 
     def clean_email(self):
-        return self.cleaned_data["email"].strip().lower()
+        return normalise_email(self.cleaned_data["email"])
 
     def clean(self):
         cleaned = super().clean()
@@ -72,7 +73,8 @@ class EmailAuthenticationForm(AuthenticationForm):
     }
 
     def clean_username(self):
-        return self.cleaned_data["username"].strip().lower()
+        # Accounts are named by their e-mail address (see services.account_signup).
+        return normalise_email(self.cleaned_data["username"])
 
 
 class OutboxPasswordResetForm(PasswordResetForm):

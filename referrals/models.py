@@ -135,6 +135,14 @@ class KnownEmail(models.Model):
     def __str__(self):
         return self.email
 
+    @classmethod
+    def remember(cls, *, email, source, now):
+        """Record the address unless known already: one INSERT ... ON CONFLICT DO NOTHING, which
+        cannot fail on a repeat, so callers need no savepoint around it."""
+        cls.objects.bulk_create(
+            [cls(email=email, first_source=source[:20], first_seen_at=now)], ignore_conflicts=True
+        )
+
 
 class Redemption(models.Model):
     class State(models.TextChoices):

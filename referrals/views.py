@@ -12,7 +12,8 @@ from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from skilldacity.attribution import client_ip, get_attribution, set_referral_code
+from skilldacity.attribution import get_attribution, set_referral_code
+from skilldacity.clientip import client_ip
 from skilldacity.spam import rate_limited
 
 from .forms import EmailAuthenticationForm, OutboxPasswordResetForm, RedeemForm, SignupForm

@@ -11,7 +11,6 @@ next request that reaches the application (the form's token, the form's post) an
 
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from django.conf import settings
 from django.utils import timezone
 
 SESSION_KEY = "attribution"
@@ -19,15 +18,6 @@ UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content
 REF_PARAM = "ref"
 MAX_VALUE_LENGTH = 200
 COOKIE_NAME = "skd_attribution"
-
-
-def client_ip(request):
-    """The client's IP. Behind a proxy that sets X-Forwarded-For, its first hop is the client."""
-    if getattr(settings, "USE_X_FORWARDED_FOR", False):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:45]
-    return request.META.get("REMOTE_ADDR", "")[:45] or None
 
 
 def _clean(value):

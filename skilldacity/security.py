@@ -24,7 +24,7 @@ from django.template import engines
 from django.urls import NoReverseMatch, reverse
 from django_ratelimit.core import get_usage
 
-from skilldacity.attribution import client_ip
+from skilldacity.clientip import client_ip, rate_limit_key
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def _usages(request, username, increment):
         get_usage(
             request,
             group="login-failures-ip",
-            key=lambda group, req: client_ip(req) or "unknown",
+            key=rate_limit_key,
             rate=rate,
             increment=increment,
         )

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "csp",
     "skilldacity",
     "skilldacity.outbox",
+    "skilldacity.quarantine",
     "articles",
     "leads",
     "newsletter",
@@ -193,6 +194,12 @@ PAGE_STALE_WHILE_REVALIDATE_SECONDS = int(
 PAGE_STALE_IF_ERROR_SECONDS = int(os.environ.get("PAGE_STALE_IF_ERROR_SECONDS", "86400"))
 SURROGATE_KEY_HEADER = os.environ.get("SURROGATE_KEY_HEADER", "Surrogate-Key")
 
+# Posts judged spam are kept for staff to review and release (skilldacity/quarantine): at most
+# this many per client IP within the window (a flood cannot fill the table), for this many days.
+QUARANTINE_MAX_PER_IP = int(os.environ.get("QUARANTINE_MAX_PER_IP", "20"))
+QUARANTINE_IP_WINDOW_MINUTES = float(os.environ.get("QUARANTINE_IP_WINDOW_MINUTES", "60"))
+QUARANTINE_RETENTION_DAYS = float(os.environ.get("QUARANTINE_RETENTION_DAYS", "30"))
+
 # --- E-mail --------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Skilldacity <hello@skilldacity.example>")
 SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
@@ -274,6 +281,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.anonymise_expired_leads",
         "schedule": crontab(hour=3, minute=15),
     },
+    "quarantine-purge": {
+        "task": "skilldacity.quarantine.tasks.purge_quarantine",
+        "schedule": crontab(hour=3, minute=45),
+    },
     "referrals-audit": {
         "task": "referrals.tasks.audit_skillpoints",
         "schedule": crontab(hour=4, minute=0),
@@ -301,6 +312,10 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# How many reverse proxies (nginx, a load balancer) stand in front of the site and append to
+# X-Forwarded-For. 0: the header is ignored and REMOTE_ADDR is the client (skilldacity/clientip.py).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
 # Failed sign-ins to /admin/ and /accounts/login/, counted per IP and per username in the cache;
 # at the limit further attempts get a 429 "try again later" page (skilldacity/security.py).

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.core import signing
 from django_ratelimit.core import is_ratelimited
 
+from skilldacity.clientip import rate_limit_key
+
 logger = logging.getLogger(__name__)
 
 _SIGNER_SALT = "skilldacity.spam.form-started"
@@ -98,6 +100,12 @@ class SpamProtectedForm(forms.Form):
         return self._spam_reason
 
 
+def without_spam_checks(form_class):
+    """`form_class`, except that no post is judged spam: for a post staff reviewed and released
+    from quarantine (its render-time token has long expired by then)."""
+    return type(form_class.__name__, (form_class,), {"_detect_spam": lambda self: None})
+
+
 def rate_limited(request, *, group, rate):
     """Count this request against a per-IP limit (e.g. rate="5/m") and say whether it is over.
 
@@ -106,7 +114,7 @@ def rate_limited(request, *, group, rate):
     Redis outage costs more than letting a few extra posts in for a while.
     """
     try:
-        return is_ratelimited(request, group=group, key="ip", rate=rate, increment=True)
+        return is_ratelimited(request, group=group, key=rate_limit_key, rate=rate, increment=True)
     except Exception:  # noqa: BLE001 - any cache failure means "cannot tell", not "refuse"
         logger.warning("Rate limit for %s not checked: the cache is unreachable", group)
         return False

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from skilldacity.addresses import normalise_email
 from skilldacity.outbox.services import email_enqueue
 from skilldacity.signals import person_known
 
@@ -19,10 +20,6 @@ from ..models import ReferrerAccount
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read aloud
 CODE_LENGTH = 8
 VERIFY_SALT = "referrals.account-verify"
-
-
-def normalise_email(email):
-    return (email or "").strip().lower()
 
 
 def canonical_email(email):

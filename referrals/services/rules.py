@@ -82,9 +82,7 @@ def _hold_reason(*, email, referrer, ip, now):
 
 
 def _remember_email(email, source, now):
-    KnownEmail.objects.get_or_create(
-        email=email, defaults={"first_source": source[:20], "first_seen_at": now}
-    )
+    KnownEmail.remember(email=email, source=source, now=now)
 
 
 def referral_record(*, email, source, email_confirmed, attribution=None, ip=None, user=None):

@@ -24,13 +24,15 @@ import logging
 import random
 import smtplib
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.db.models.constants import OnConflict
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -43,9 +45,29 @@ logger = logging.getLogger(__name__)
 # tolerance it would find the row "not due" and leave it to the sweep, a grace period later.
 CLOCK_TOLERANCE = timedelta(seconds=2)
 
+# E-mails one task sends in turn, when the e-mails of one transaction are published together:
+# small, so that a batch stays well inside the task time limit even against a slow SMTP server.
+TASK_BATCH = 10
+
 # After a failed publish this process stops trying for a while: during a broker outage only the
 # first request pays the bounded connection timeout, the others leave their rows to the sweep.
 _publish_paused_until = 0.0
+
+
+# True while demo content is loaded: its visitors and staff inbox are made up, and nobody may be
+# e-mailed (see `outbox_muted`).
+_muted = ContextVar("outbox_muted", default=False)
+
+
+@contextmanager
+def outbox_muted():
+    """Within this block `email_enqueue` records and sends nothing (for `seed_demo`: with a real
+    SMTP server configured it used to e-mail the demo visitors and the staff inbox)."""
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
 
 
 def _setting(name, default):
@@ -66,31 +88,110 @@ def email_enqueue(*, key, to, template, context=None, send_after=None, headers=N
     Idempotent on `key`: asking twice for the same e-mail returns the first row. With `send_after`
     in the future the e-mail waits for the sweep; `email_cancel` can still stop it.
     """
+    message = {"key": key, "to": to, "template": template, "context": context}
+    return email_enqueue_many([{**message, "send_after": send_after, "headers": headers}])[0]
+
+
+def email_enqueue_many(messages):
+    """`email_enqueue` for several e-mails in one INSERT (a lead's acknowledgement and staff
+    notice). Each message is a dict of email_enqueue's arguments. Returns the rows, in order."""
     now = timezone.now()
+    emails = [_new_email(now=now, **message) for message in messages]
+    if _muted.get():
+        return emails  # unsaved: there is no row, so neither a task nor the sweep can send it
+    inserted = _insert_unless_exists(emails)
+    missing = {email.key for email in emails} - set(inserted)
+    existing = {row.key: row for row in Email.objects.filter(key__in=missing)} if missing else {}
+    if missing - set(existing):
+        raise IntegrityError(
+            f"Outbox rows {sorted(missing - set(existing))} not inserted nor found"
+        )
+    for email in inserted.values():
+        if email.send_after <= now:
+            _publish_after_commit(email.pk)
+    return [inserted.get(email.key) or existing[email.key] for email in emails]
+
+
+def _new_email(*, now, key, to, template, context=None, send_after=None, headers=None):
     send_after = send_after or now
-    due_now = send_after <= now
-    email = Email(
+    return Email(
         key=key,
         to=to,
         template=template,
         context=context or {},
         headers=headers or {},
         send_after=send_after,
-        queued_at=now if due_now else None,
+        queued_at=now if send_after <= now else None,
     )
-    # Insert first and look only on a conflict: asking twice is rare, and this is three round
-    # trips on every form post instead of get_or_create's six.
-    try:
-        with transaction.atomic():
-            email.save(force_insert=True)
-    except IntegrityError:
-        existing = Email.objects.filter(key=key).first()
-        if existing is None:
-            raise
-        return existing
-    if due_now:
-        transaction.on_commit(lambda: publish_sends([email.pk]))
-    return email
+
+
+def _insert_unless_exists(emails):
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, key. Returns {key: email} of the inserted.
+
+    Asking twice for one key is rare; catching the IntegrityError instead needs a savepoint
+    around each insert, two more round trips per e-mail on every form post. A concurrent insert
+    of the same key is waited for by the database, then seen as the conflict. Django has no
+    public API for an ignored conflict that returns the new ids, hence QuerySet._insert (what
+    bulk_create uses).
+    """
+    fields = [field for field in Email._meta.local_concrete_fields if not field.primary_key]
+    rows = Email.objects._insert(
+        emails,
+        fields=fields,
+        returning_fields=[Email._meta.pk, Email._meta.get_field("key")],
+        on_conflict=OnConflict.IGNORE,
+    )
+    by_key = {}
+    for email in emails:
+        by_key.setdefault(email.key, email)
+    inserted = {}
+    for row in rows:
+        if row is None:  # the one row conflicted
+            continue
+        pk, key = row
+        email = by_key[key]
+        email.pk = pk
+        email._state.adding = False
+        email._state.db = Email.objects.db
+        inserted[key] = email
+    return inserted
+
+
+class _CommitBatch(list):
+    """The due e-mails of one transaction, published together once it commits."""
+
+    def __init__(self, savepoints):
+        super().__init__()
+        self.savepoints = savepoints
+        self.done = False
+
+    def __call__(self):
+        self.done = True
+        publish_sends(self, together=True)
+
+
+def _publish_after_commit(email_id):
+    """One broker publish per transaction, however many e-mails it records (a lead's
+    acknowledgement and staff notice were two publishes, each a round trip to the broker)."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        publish_sends([email_id])
+        return
+    savepoints = set(connection.savepoint_ids)
+    batch = getattr(connection, "_outbox_commit_batch", None)
+    joinable = (
+        batch is not None
+        and not batch.done
+        # Registered in this transaction or in a savepoint still open around us: not in one
+        # already released (in tests every "transaction" is such a savepoint), and not in one
+        # rolled back, which takes its commit hooks with it.
+        and batch.savepoints <= savepoints
+        and any(hook is batch for _, hook, _ in connection.run_on_commit)
+    )
+    if not joinable:
+        batch = connection._outbox_commit_batch = _CommitBatch(savepoints)
+        transaction.on_commit(batch)
+    batch.append(email_id)
 
 
 def email_cancel(*, keys):
@@ -125,14 +226,16 @@ def email_retry(*, ids):
     return len(retried)
 
 
-def publish_sends(email_ids, *, countdown=None):
+def publish_sends(email_ids, *, countdown=None, together=False):
     """Hand send tasks to the broker. If the broker is unreachable the rows wait for the sweep.
 
+    One task per e-mail, so that workers share them out; `together` hands out one task for up to
+    TASK_BATCH e-mails instead (the e-mails of one transaction: a lead's two are one publish).
     Publishing is bounded by the broker timeouts in settings (CELERY_BROKER_TRANSPORT_OPTIONS, no
     publish retries): about 2 s at most, so a request never hangs on a dead or black-holed Redis.
     """
     global _publish_paused_until
-    from .tasks import send_email
+    from .tasks import send_email, send_emails
 
     email_ids = list(email_ids)
     if not email_ids:
@@ -146,11 +249,16 @@ def publish_sends(email_ids, *, countdown=None):
     if time.monotonic() < _publish_paused_until:
         _leave_to_sweep(email_ids)
         return 0
+    size = TASK_BATCH if together else 1
     published = 0
     try:
-        for email_id in email_ids:
-            send_email.apply_async((email_id,), countdown=countdown)
-            published += 1
+        for start in range(0, len(email_ids), size):
+            chunk = email_ids[start : start + size]
+            if len(chunk) == 1:
+                send_email.apply_async((chunk[0],), countdown=countdown)
+            else:
+                send_emails.apply_async((chunk,), countdown=countdown)
+            published += len(chunk)
     except Exception as exc:  # noqa: BLE001 - a broker outage must not fail the caller
         _publish_paused_until = time.monotonic() + float(
             _setting("OUTBOX_PUBLISH_PAUSE_SECONDS", 10)

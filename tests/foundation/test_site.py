@@ -9,8 +9,9 @@ from django.test import override_settings
 from django.urls import reverse
 
 from articles.models import Article
-from leads.models import Course, DevicePlatform
+from leads.models import Course, DevicePlatform, Lead
 from referrals.models import Reward
+from skilldacity.outbox.models import Email
 
 ROOT = Path(__file__).resolve().parents[2]
 PROD_SECRET = "x7Gq2-prod-like-secret-" + "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6"
@@ -41,6 +42,18 @@ def test_seed_demo_loads_content_and_is_idempotent():
     assert counts == (Article.objects.count(), Course.objects.count(), Reward.objects.count())
     assert counts[0] >= 5 and counts[1] >= 5 and counts[2] >= 4
     assert DevicePlatform.objects.filter(name="Chromebook").exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo_sends_and_queues_no_e_mail(mailoutbox, django_capture_on_commit_callbacks):
+    """Its leads go through the real services; with a real SMTP server configured it used to
+    e-mail the demo visitors and the staff inbox (8 messages), and queue follow-ups for later."""
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo")
+
+    assert Lead.objects.count() == 4
+    assert mailoutbox == []
+    assert Email.objects.count() == 0
 
 
 @pytest.mark.django_db

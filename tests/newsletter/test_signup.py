@@ -3,6 +3,7 @@ import re
 import pytest
 from django.template import Context, Template
 from django.test import RequestFactory
+from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
@@ -12,6 +13,7 @@ from newsletter.forms import CONSENT_TEXT, SignupForm, is_disposable
 from newsletter.models import Subscriber
 from skilldacity import pagecache
 from skilldacity.attribution import SESSION_KEY
+from skilldacity.quarantine.models import QuarantinedPost
 from tests.newsletter.conftest import links_in
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +83,7 @@ def test_bad_input_shows_the_error_keeps_the_input_and_stores_nothing(
     assert mailoutbox == []
 
 
-def test_spam_is_answered_like_success_and_stores_nothing(sign_up, mailoutbox):
+def test_spam_is_answered_like_success_and_makes_no_subscriber(sign_up, mailoutbox):
     response = sign_up(website="http://spam.example")
     assert response.status_code == 302
     assert response["Location"] == "/newsletter/check-your-inbox/"
@@ -130,15 +132,40 @@ def test_a_confirmed_subscriber_signing_up_again_gets_a_reminder_with_their_code
     assert code in reminder.body
 
 
-def test_sign_up_is_rate_limited_per_network(sign_up, settings):
+def test_sign_ups_over_the_rate_limit_are_kept_in_quarantine(sign_up, settings, mailoutbox):
     settings.NEWSLETTER_SIGNUP_RATE = "3/m"
     for number in range(3):
         assert sign_up(email=f"p{number}@example.com").status_code == 302
     response = sign_up(email="p9@example.com")
-    assert response.status_code == 429
-    assert "Please wait a minute" in response.content.decode()
-    assert 'value="p9@example.com"' in response.content.decode()
+    assert response.status_code == 302
+    assert response["Location"] == "/newsletter/check-your-inbox/"
     assert Subscriber.objects.count() == 3
+    assert len(mailoutbox) == 3
+    post = QuarantinedPost.objects.get()
+    assert (post.form, post.reason, post.contact) == (
+        "newsletter",
+        "rate-limited",
+        "p9@example.com",
+    )
+
+
+def test_a_honeypot_sign_up_released_by_staff_gets_its_confirmation_once(
+    sign_up, admin_client, mailoutbox, django_capture_on_commit_callbacks
+):
+    assert sign_up(website="autofill", email="real@example.com").status_code == 302
+    assert Subscriber.objects.count() == 0
+    assert mailoutbox == []
+    post = QuarantinedPost.objects.get()
+    url = reverse("admin:quarantine_quarantinedpost_release", args=[post.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(url)
+        admin_client.post(url)
+
+    subscriber = Subscriber.objects.get()
+    assert (subscriber.email, subscriber.source) == ("real@example.com", "footer")
+    assert subscriber.status == Subscriber.Status.PENDING
+    assert [message.to for message in mailoutbox] == [["real@example.com"]]
 
 
 def test_footer_and_article_forms_on_one_page_have_distinct_ids_and_no_visitor_data():

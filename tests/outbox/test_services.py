@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,7 +19,7 @@ from skilldacity.outbox.services import (
     is_permanent_failure,
     outbox_sweep,
 )
-from skilldacity.outbox.tasks import send_email
+from skilldacity.outbox.tasks import send_email, send_emails
 
 from .conftest import permanent, temporary
 
@@ -221,6 +222,33 @@ def test_unreachable_broker_leaves_rows_to_the_sweep_without_failing_the_caller(
     send_email.app.conf.task_always_eager = True
     assert sorted(outbox_sweep()) == [first.pk, second.pk]
     assert len(mailoutbox) == 2
+
+
+def test_the_e_mails_of_one_transaction_leave_in_one_publish(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    """A lead's acknowledgement and staff notice: one round trip to the broker, not two."""
+    send_email.app.conf.task_always_eager = False  # the autouse _tasks_inline fixture restores it
+    calls = []
+    monkeypatch.setattr(send_emails, "apply_async", lambda args, **kw: calls.append(args))
+    monkeypatch.setattr(send_email, "apply_async", lambda args, **kw: calls.append(args))
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        first, second = enqueue("t:1"), enqueue("t:2")
+        enqueue("t:1")  # asked twice: the same row, not a second send
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        third = enqueue("t:3")
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        try:
+            with transaction.atomic():
+                enqueue("t:4")
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+        fifth = enqueue("t:5")
+    send_email.app.conf.task_always_eager = True
+
+    assert calls == [([first.pk, second.pk],), (third.pk,), (fifth.pk,)]
+    assert not Email.objects.filter(key="t:4").exists()
 
 
 @given(st.integers(min_value=1, max_value=40))
