@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 
-from skilldacity.pagecache import cache_public_page
+from skilldacity.httpcache import add_surrogate_keys, cache_public_page
 
 from .metadata import absolute
 from .models import Article, Category
@@ -16,7 +16,7 @@ FEED_SIZE = 20
 
 class CachedFeed(Feed):
     def __call__(self, request, *args, **kwargs):
-        return cache_public_page(super().__call__)(request, *args, **kwargs)
+        return cache_public_page(super().__call__, keys=("feed",))(request, *args, **kwargs)
 
 
 class LatestArticlesFeed(CachedFeed):
@@ -69,7 +69,9 @@ class LatestArticlesAtomFeed(LatestArticlesFeed):
 
 class CategoryFeed(LatestArticlesFeed):
     def get_object(self, request, slug):
-        return get_object_or_404(Category, slug=slug)
+        category = get_object_or_404(Category, slug=slug)
+        add_surrogate_keys(request, f"category-{category.pk}")
+        return category
 
     def title(self, category):
         return f"{category.name}: {settings.SITE_NAME} News & Insights"

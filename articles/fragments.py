@@ -1,5 +1,7 @@
 """The parts of article pages and article lists that are the same for every reader, rendered
-once per cache generation (see skilldacity.pagecache), so even a fresh page does little work."""
+once per cache generation (see skilldacity.pagecache), so even a fresh page does little work.
+None of them carries anything about the visitor: their forms get their CSRF token and timestamp
+from the page's script (skilldacity/formtokens.py)."""
 
 import hashlib
 from urllib.parse import urlencode
@@ -12,7 +14,8 @@ from django.utils.safestring import mark_safe
 
 from newsletter.rendering import render_signup_form
 from skilldacity.context_processors import site
-from skilldacity.pagecache import CSRF_PLACEHOLDER, cached_fragments, visitor_csrf_token
+from skilldacity.httpcache import add_surrogate_keys
+from skilldacity.pagecache import cached_fragments
 
 from .models import Article, Category
 
@@ -55,20 +58,23 @@ def live_article_fragments(slug, request):
         rendered = cached_fragments(_builders(article, _fragment_prefix(slug), preview=False))
     except ArticleNotLive:
         return None
-    return _for_visitor(rendered, request)
+    fragments = _by_short_name(rendered)
+    add_surrogate_keys(request, *fragments.pop("keys").split())
+    return fragments
 
 
 def preview_fragments(article, request):
     """The same fragments for a staff preview: always rendered afresh, never cached."""
     builders = _builders(lambda: article, f"preview:{article.pk}", preview=True)
-    return _for_visitor({name: build() for name, build in builders.items()}, request)
+    return _by_short_name({name: build() for name, build in builders.items()})
 
 
 def _builders(article, prefix, *, preview):
-    """Name -> function rendering that part of the page. The forms are rendered with a
-    placeholder CSRF token, made this visitor's token in `_for_visitor`, so signed-in readers
-    (never served from the page cache) do not pay for rendering five forms on every view."""
+    """Name -> function rendering that part of the page (and `keys`: the page's surrogate keys,
+    the objects it shows). Signed-in readers share them too, so they do not pay for rendering
+    five forms on every view."""
     return {
+        f"{prefix}:keys": lambda: _surrogate_keys(article()),
         f"{prefix}:head": lambda: render_to_string(
             "articles/_article_head.html",
             {"article": article(), "preview": preview, **site(None)},
@@ -82,7 +88,6 @@ def _builders(article, prefix, *, preview):
             {
                 "article": article(),
                 "sidebar": _sidebar_links(article()),
-                "csrf_token": CSRF_PLACEHOLDER,
             },
         ),
         # Shared by every article page, so a cold article page only builds its own parts.
@@ -158,13 +163,12 @@ def _lead_forms(article, *, shared):
     rendering their widgets was two thirds of building a page's fragments, so they are rendered
     once per generation for every article and the two values put in."""
     if not shared:
-        context = {"article": article, "csrf_token": CSRF_PLACEHOLDER}
-        return render_to_string("articles/_article_cta.html", context)
+        return render_to_string("articles/_article_cta.html", {"article": article})
     html = cached_fragments(
         {
             "articles:lead-forms": lambda: render_to_string(
                 "articles/_article_cta.html",
-                {"article": _EveryArticle(), "csrf_token": CSRF_PLACEHOLDER},
+                {"article": _EveryArticle()},
             )
         }
     )["articles:lead-forms"]
@@ -174,14 +178,19 @@ def _lead_forms(article, *, shared):
     )
 
 
-def _for_visitor(rendered, request):
-    """Fragments by short name (head, main, cta, aside, footer), made valid for this visitor."""
-    token = visitor_csrf_token(request)
-    # Template renders, autoescaped where they were built; only the token is put in here.
-    return {
-        name.rsplit(":", 1)[-1]: mark_safe(html.replace(CSRF_PLACEHOLDER, token))  # noqa: S308
-        for name, html in rendered.items()
-    }
+def _by_short_name(rendered):
+    """Fragments by short name (keys, head, main, cta, aside, footer)."""
+    # Template renders, autoescaped where they were built.
+    return {name.rsplit(":", 1)[-1]: mark_safe(html) for name, html in rendered.items()}  # noqa: S308
+
+
+def _surrogate_keys(article):
+    """The article, and its category and tags, whose names the page shows."""
+    keys = [f"article-{article.pk}"]
+    if article.category_id:
+        keys.append(f"category-{article.category_id}")
+    keys += [f"tag-{tag.pk}" for tag in article.tags.all()]
+    return " ".join(keys)
 
 
 def _fragment_prefix(slug):

@@ -4,7 +4,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from skilldacity.pagecache import cache_public_page
+from skilldacity.httpcache import add_surrogate_keys, cache_public_page
 
 from .fragments import listing_fragments, live_article_fragments, preview_fragments
 from .models import Article, Category, PreviousSlug, Tag
@@ -12,10 +12,14 @@ from .search import clean_query, search_articles
 
 
 @require_safe
-@cache_public_page
+@cache_public_page(keys=("list",))
 def article_list(request, slug=None, tag_slug=None):
     category = get_object_or_404(Category, slug=slug) if slug else None
     tag = get_object_or_404(Tag, slug=tag_slug) if tag_slug else None
+    if category:
+        add_surrogate_keys(request, f"category-{category.pk}")
+    if tag:
+        add_surrogate_keys(request, f"tag-{tag.pk}")
     query = clean_query(request.GET.get("q"))
 
     def listed():

@@ -17,6 +17,7 @@ BENCH_SMTP_PORT (default 8325), BENCH_WORKERS (gunicorn processes, default 3).
 
 import argparse
 import http.client
+import json
 import os
 import re
 import statistics
@@ -115,11 +116,11 @@ def wait_for_http(path="/bench/constant/", timeout=30):
 def csrf_pair():
     """One CSRF cookie and a form token for it; every bench client may reuse them."""
     conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
-    conn.request("GET", "/contact/")
+    # What the lead forms' script asks for (the pages themselves carry no token).
+    conn.request("GET", "/forms/token/")
     response = conn.getresponse()
-    html = response.read().decode()
+    token = json.loads(response.read())["csrfToken"]
     cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie")).group(1)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
     return cookie, token
 
 

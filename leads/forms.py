@@ -97,6 +97,7 @@ class LeadForm(SpamProtectedForm):
 
     kind = None
     prefix_name = None
+    cacheable = True
 
     name = forms.CharField(
         label="Your name",

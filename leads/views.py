@@ -12,6 +12,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from articles.models import Article
 from skilldacity.attribution import client_ip, get_attribution
+from skilldacity.formtokens import resubmit_on_csrf_failure
+from skilldacity.httpcache import cache_public_page
 from skilldacity.spam import rate_limited
 
 from .forms import CONSENT_TEXT, FORMS
@@ -92,12 +94,23 @@ def _lead_page(request, kind):
     return render(request, PAGES[kind]["template"], {"form": form}, status=status)
 
 
+def _resubmittable(kind):
+    return resubmit_on_csrf_failure(
+        form=lambda request: FORMS[kind](source_path=request.path),
+        template=PAGES[kind]["template"],
+    )
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
+@cache_public_page
+@_resubmittable(Lead.Kind.CALLBACK)
 def callback(request):
     return _lead_page(request, Lead.Kind.CALLBACK)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@cache_public_page
+@_resubmittable(Lead.Kind.QUOTE)
 def quote(request):
     return _lead_page(request, Lead.Kind.QUOTE)
 

@@ -20,6 +20,8 @@ def is_disposable(domain):
 
 
 class SignupForm(SpamProtectedForm):
+    cacheable = True
+
     email = forms.EmailField(
         label="E-mail address",
         max_length=254,

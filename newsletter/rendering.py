@@ -1,9 +1,7 @@
 """The sign-up form as shared HTML: the same for every visitor, so it is rendered once per cache
-generation with a placeholder CSRF token (see skilldacity.pagecache)."""
+generation (see skilldacity.pagecache), without a CSRF token (see skilldacity.formtokens)."""
 
 from django.template.loader import render_to_string
-
-from skilldacity.pagecache import CSRF_PLACEHOLDER
 
 from .forms import SignupForm
 
@@ -14,6 +12,5 @@ def render_signup_form(source, article=None):
         {
             "form": SignupForm(source=source, article=article),
             "source": source,
-            "csrf_token": CSRF_PLACEHOLDER,
         },
     )

@@ -8,6 +8,8 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from skilldacity.attribution import client_ip, get_attribution
+from skilldacity.formtokens import resubmit_on_csrf_failure
+from skilldacity.httpcache import cache_public_page
 from skilldacity.spam import rate_limited
 
 from . import services, tokens
@@ -16,6 +18,11 @@ from .models import DiscountCode, Subscriber
 
 
 @require_http_methods(["GET", "POST"])
+@cache_public_page
+@resubmit_on_csrf_failure(
+    form=lambda request: SignupForm(source=request.POST.get("source", "page")[:20]),
+    template="newsletter/signup.html",
+)
 def signup(request):
     if request.method == "GET":
         return render(request, "newsletter/signup.html", {"form": SignupForm()})

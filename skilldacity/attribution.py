@@ -2,9 +2,14 @@
 
 Leads, newsletter sign-ups and referrals read `get_attribution(request)` and store it with the row
 they create, so staff can answer "which articles and campaigns bring us customers?".
+
+Two ways in: the landing request itself, when it reaches the application; and, for a landing page
+served by the HTTP cache in front (the application never sees it), the `skd_attribution` cookie
+that static/js/forms.js writes from the page's address and referrer, read here on the visitor's
+next request that reaches the application (the form's token, the form's post) and then removed.
 """
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.conf import settings
 from django.utils import timezone
@@ -13,6 +18,7 @@ SESSION_KEY = "attribution"
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 REF_PARAM = "ref"
 MAX_VALUE_LENGTH = 200
+COOKIE_NAME = "skd_attribution"
 
 
 def client_ip(request):
@@ -51,27 +57,45 @@ class AttributionMiddleware:
 
     def __call__(self, request):
         if request.method == "GET":
-            self._remember(request)
-        return self.get_response(request)
+            _remember(
+                request,
+                request.GET,
+                referrer=_external_referrer(request),
+                landing_path=request.get_full_path(),
+            )
+        from_cookie = request.COOKIES.get(COOKIE_NAME)
+        if from_cookie is not None:
+            # Written by the page's script, so as untrusted as a query string: the same cleaning.
+            params = dict(parse_qsl(unquote(from_cookie)[:4096]))
+            _remember(
+                request,
+                params,
+                referrer=params.get("referrer", ""),
+                landing_path=params.get("landing_path", ""),
+            )
+        response = self.get_response(request)
+        if from_cookie is not None:
+            response.delete_cookie(COOKIE_NAME)
+        return response
 
-    def _remember(self, request):
-        params = request.GET
-        utm = {key: _clean(params[key]) for key in UTM_KEYS if params.get(key)}
-        ref = _clean(params.get(REF_PARAM, "")).strip().upper()[:32]
-        referrer = _external_referrer(request)
-        if not (utm or ref or referrer):
-            return
-        stored = request.session.get(SESSION_KEY)
-        if stored is None:
-            request.session[SESSION_KEY] = {
-                **utm,
-                "referrer": referrer,
-                "landing_path": _clean(request.get_full_path()),
-                "ref": ref,
-                **_ref_seen(ref),
-            }
-        elif ref and not stored.get("ref"):
-            request.session[SESSION_KEY] = {**stored, "ref": ref, **_ref_seen(ref)}
+
+def _remember(request, params, *, referrer, landing_path):
+    utm = {key: _clean(params[key]) for key in UTM_KEYS if params.get(key)}
+    ref = _clean(params.get(REF_PARAM, "")).strip().upper()[:32]
+    referrer = _clean(referrer)
+    if not (utm or ref or referrer):
+        return
+    stored = request.session.get(SESSION_KEY)
+    if stored is None:
+        request.session[SESSION_KEY] = {
+            **utm,
+            "referrer": referrer,
+            "landing_path": _clean(landing_path),
+            "ref": ref,
+            **_ref_seen(ref),
+        }
+    elif ref and not stored.get("ref"):
+        request.session[SESSION_KEY] = {**stored, "ref": ref, **_ref_seen(ref)}
 
 
 def _ref_seen(ref):

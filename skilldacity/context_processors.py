@@ -20,6 +20,7 @@ SITE_LINKS = {
     "logout": "logout",
     "feed_rss": "articles:feed_rss",
     "feed_atom": "articles:feed_atom",
+    "form_token": "form_token",
 }
 
 
@@ -30,6 +31,7 @@ SITE_ASSETS = {
     "site_css": "css/site.css",
     "articles_css": "css/articles.css",
     "articles_js": "js/articles.js",
+    "forms_js": "js/forms.js",
 }
 
 

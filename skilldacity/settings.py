@@ -77,14 +77,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Decides, seeing every cookie the others set, what a shared cache may keep (httpcache.py).
+    "skilldacity.httpcache.CacheHeadersMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "skilldacity.attribution.AttributionMiddleware",
-    # Hits for cookie-less readers end here; see skilldacity/pagecache.py.
-    "skilldacity.pagecache.PageCacheMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
@@ -182,6 +182,18 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 # Minimum seconds between rendering a public form and posting it; faster is a bot.
 FORM_MIN_FILL_SECONDS = float(os.environ.get("FORM_MIN_FILL_SECONDS", "2"))
 FORM_MAX_AGE_SECONDS = 24 * 3600
+# Public forms sit on cached pages: a post without a token gets the form back, ready to send.
+CSRF_FAILURE_VIEW = "skilldacity.formtokens.csrf_failure"
+
+# --- HTTP caching (skilldacity/httpcache.py) -----------------------------------------------
+# s-maxage of public pages for the shared cache in front (purged on change); 0: nothing public.
+PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "600"))
+PAGE_BROWSER_CACHE_SECONDS = int(os.environ.get("PAGE_BROWSER_CACHE_SECONDS", "0"))
+PAGE_STALE_WHILE_REVALIDATE_SECONDS = int(
+    os.environ.get("PAGE_STALE_WHILE_REVALIDATE_SECONDS", "30")
+)
+PAGE_STALE_IF_ERROR_SECONDS = int(os.environ.get("PAGE_STALE_IF_ERROR_SECONDS", "86400"))
+SURROGATE_KEY_HEADER = os.environ.get("SURROGATE_KEY_HEADER", "Surrogate-Key")
 
 # --- E-mail --------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Skilldacity <hello@skilldacity.example>")

@@ -2,6 +2,12 @@
 
 Public forms inherit `SpamProtectedForm`. A view asks `form.is_spam()` after validation and, when it
 is, answers exactly as for a success while storing nothing, so a bot learns nothing.
+
+The fill time is measured from a signed timestamp. Forms on pages a shared cache serves to everyone
+(`cacheable = True`) are rendered without one: a timestamp baked into a page cached for ten minutes
+would say nothing about how fast this visitor typed. The page's script asks `/forms/token/` for a
+fresh one when the visitor starts on the form (skilldacity/formtokens.py); a post that arrives
+without one gets the form back, input kept, with a fresh timestamp and "please send it again".
 """
 
 import logging
@@ -18,6 +24,7 @@ _SIGNER_SALT = "skilldacity.spam.form-started"
 STALE_FORM_MESSAGE = (
     "This form was open for a long time. Please check your details and send it again."
 )
+RESEND_MESSAGE = "Almost there: please check your details and send the form again."
 HONEYPOT_FIELD = "website"
 STARTED_FIELD = "form_started"
 
@@ -31,6 +38,8 @@ class SpamProtectedForm(forms.Form):
     """Adds a honeypot field and a signed render-time field to any form (use as a mixin first)."""
 
     honeypot_field = HONEYPOT_FIELD
+    # Shown on pages a shared cache may serve to everyone: rendered without a timestamp.
+    cacheable = False
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -40,21 +49,25 @@ class SpamProtectedForm(forms.Form):
             widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
         )
         self.fields[STARTED_FIELD] = forms.CharField(
-            required=False, widget=forms.HiddenInput, initial=form_started_token
+            required=False,
+            widget=forms.HiddenInput,
+            initial="" if self.cacheable else form_started_token,
         )
         self._spam_reason = None
 
     def clean(self):
         cleaned = super().clean()
         self._spam_reason = self._detect_spam()
-        if self._spam_reason == "expired":
-            # A person who left the page open for a day is no bot: keep their input, give the
-            # form a fresh timestamp and ask them to send it again.
+        if self._spam_reason in ("expired", "missing"):
+            # A person who left the page open for a day, or whose browser did not fetch a
+            # timestamp for a cached page, is no bot: keep their input, give the form a fresh
+            # timestamp and ask them to send it again.
+            message = STALE_FORM_MESSAGE if self._spam_reason == "expired" else RESEND_MESSAGE
             self._spam_reason = None
             data = self.data.copy()
             data[self.add_prefix(STARTED_FIELD)] = form_started_token()
             self.data = data
-            raise forms.ValidationError(STALE_FORM_MESSAGE, code="stale")
+            raise forms.ValidationError(message, code="stale")
         return cleaned
 
     def _detect_spam(self):
@@ -62,6 +75,8 @@ class SpamProtectedForm(forms.Form):
         if self.data.get(self.add_prefix(HONEYPOT_FIELD)):
             return "honeypot"
         token = self.data.get(self.add_prefix(STARTED_FIELD), "")
+        if not token:
+            return "missing"
         try:
             started = signing.loads(token, salt=_SIGNER_SALT, max_age=settings.FORM_MAX_AGE_SECONDS)
         except signing.SignatureExpired:

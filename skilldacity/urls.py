@@ -6,8 +6,8 @@ from django.urls import include, path
 
 from articles.sitemaps import ArticleSitemap, CategorySitemap
 
-from . import views
-from .pagecache import cache_public_page
+from . import formtokens, views
+from .httpcache import cache_public_page
 from .sitemaps import StaticViewSitemap
 
 SITEMAPS = {
@@ -22,17 +22,18 @@ urlpatterns = [
     # An index of per-section sitemaps, each paginated, so 10,000s of articles stay listed.
     path(
         "sitemap.xml",
-        cache_public_page(sitemap_views.index),
+        cache_public_page(sitemap_views.index, keys=("sitemap",)),
         {"sitemaps": SITEMAPS},
         name="sitemap",
     ),
     path(
         "sitemap-<section>.xml",
-        cache_public_page(sitemap_views.sitemap, vary_on=("p",)),
+        cache_public_page(sitemap_views.sitemap, keys=("sitemap",)),
         {"sitemaps": SITEMAPS},
         name="django.contrib.sitemaps.views.sitemap",
     ),
     path("favicon.ico", views.favicon),
+    path("forms/token/", formtokens.form_token, name="form_token"),
     path("", include("skilldacity.health")),
     path("news/", include("articles.urls")),
     path("", include("leads.urls")),

@@ -12,13 +12,13 @@ from django.views.decorators.http import require_GET
 
 from articles.models import Article
 
-from .pagecache import cache_public_page
+from .httpcache import cache_public_page
 
 # A PostgreSQL restart or failover takes seconds; ask clients to come back after about that long.
 DATABASE_RETRY_AFTER_SECONDS = 30
 
 
-@cache_public_page
+@cache_public_page(keys=("list",))
 def home(request):
     latest = Article.objects.published().for_listing()[:3]
     return render(request, "home.html", {"latest_articles": latest})

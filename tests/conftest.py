@@ -68,10 +68,6 @@ def _fresh_cache():
             client.delete(*keys)
     else:
         cache.clear()
-    # This process's copies of pages and of the generation went with the shared ones.
-    from skilldacity import pagecache
-
-    pagecache.forget_local_copies()
     yield
 
 

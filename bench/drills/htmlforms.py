@@ -187,6 +187,24 @@ def visitor_value(fld, *, email, serial):
     return f"Drill message {serial}"
 
 
+TOKEN_PATH = "/forms/token/"
+
+
+def needs_token(form):
+    """A form from a page the HTTP cache may serve to everyone: its CSRF token and start time
+    are left empty for the page's script to fetch (skilldacity/formtokens.py)."""
+    return any(fld.name == CSRF_FIELD and not fld.value for fld in form.fields)
+
+
+def put_token(form, token):
+    """Do what static/js/forms.js does with the token endpoint's answer (a dict)."""
+    for fld in form.fields:
+        if fld.name == CSRF_FIELD:
+            fld.value = token["csrfToken"]
+        elif base_name(fld.name) == STARTED_FIELD and not fld.value:
+            fld.value = token["formStarted"]
+
+
 def fill(form, *, email, serial, overrides=None):
     """The form's data as a visitor would post it: a list of (name, value) pairs.
 

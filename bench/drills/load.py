@@ -13,6 +13,7 @@ site's per-IP rate limits see many visitors, as in production, instead of one fl
 
 import http.client
 import itertools
+import json
 import random
 import re
 import threading
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from .htmlforms import fill, parse_forms, shows_errors
+from .htmlforms import TOKEN_PATH, fill, needs_token, parse_forms, put_token, shows_errors
 
 REQUEST_TIMEOUT = 15
 
@@ -168,6 +169,11 @@ class Load:
         form = next((f for f in parse_forms(body, target.page_url) if f.key == target.key), None)
         if form is None:
             return
+        if needs_token(form):
+            status, body, _ = self.timed(scenario, browser, "GET", TOKEN_PATH, scheduled)
+            if status != 200:
+                return
+            put_token(form, json.loads(body))
         serial = next(self.serial)
         email = f"drill-{self.run_id}-{serial}@example.com"
         data = fill(form, email=email, serial=serial, overrides=overrides)

@@ -1,7 +1,8 @@
 """The lead forms as calls to action on other pages (article pages above all).
 
-Public pages may be cached for anonymous readers, with the CSRF token substituted at serve time,
-so these forms carry nothing about the visitor: only the article and the page they sit on.
+Public pages are cached for everyone by the HTTP cache in front, so these forms carry nothing
+about the visitor (their CSRF token and timestamp come from the page's script): only the article
+and the page they sit on.
 """
 
 from django import template
@@ -18,7 +19,6 @@ def _embedded(context, form_class, article):
         source_path = request.path
     return {
         "form": form_class(article=article, source_path=source_path),
-        "csrf_token": context.get("csrf_token"),
         "embedded": True,
     }
 
