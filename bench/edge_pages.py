@@ -202,7 +202,6 @@ def main():
     proxy = NginxProxy(
         listen=f"127.0.0.1:{PROXY_PORT}",
         upstream=f"127.0.0.1:{origin.PORT}",
-        site_host="127.0.0.1",
         workdir=workdir,
         access_log=True,
     )

@@ -10,6 +10,7 @@ import pytest
 from django.core.signals import request_started
 
 from deploy.nginx.proxy import NginxProxy
+from deploy.varnish.proxy import VarnishProxy
 from tests.conftest import free_port
 
 
@@ -37,17 +38,7 @@ class Answer:
         return self.headers.get("X-Cache-Status")
 
 
-@pytest.fixture
-def edge_proxy(live_server, settings, tmp_path):
-    origin = urlsplit(live_server.url)
-    proxy = NginxProxy(
-        listen=f"127.0.0.1:{free_port()}",
-        upstream=f"127.0.0.1:{origin.port}",
-        site_host=origin.hostname,
-        workdir=tmp_path / "proxy",
-        workers=1,
-    )
-    proxy.start()
+def _serve(proxy, settings):
     settings.EDGE_CACHE_BACKENDS = proxy.backend_settings()
     origin_requests = OriginRequests()
     request_started.connect(origin_requests, weak=False)
@@ -62,6 +53,37 @@ def edge_proxy(live_server, settings, tmp_path):
             return Answer(exc.code, exc.headers, exc.read())
 
     proxy.get = get
+    return origin_requests
+
+
+@pytest.fixture
+def edge_proxy(live_server, settings, tmp_path):
+    """The reference nginx, purged by this process."""
+    origin = urlsplit(live_server.url)
+    proxy = NginxProxy(
+        listen=f"127.0.0.1:{free_port()}",
+        upstream=f"127.0.0.1:{origin.port}",
+        workdir=tmp_path / "proxy",
+        workers=1,
+    )
+    proxy.start()
+    origin_requests = _serve(proxy, settings)
+    yield proxy
+    request_started.disconnect(origin_requests)
+    proxy.stop()
+
+
+@pytest.fixture
+def varnish_proxy(live_server, settings, tmp_path):
+    """The reference Varnish (xkey purges), purged by this process."""
+    origin = urlsplit(live_server.url)
+    proxy = VarnishProxy(
+        listen=f"127.0.0.1:{free_port()}",
+        upstream=f"127.0.0.1:{origin.port}",
+        workdir=tmp_path / "varnish",
+    )
+    proxy.start()
+    origin_requests = _serve(proxy, settings)
     yield proxy
     request_started.disconnect(origin_requests)
     proxy.stop()

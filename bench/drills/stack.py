@@ -192,7 +192,6 @@ class Stack:
         self.proxy = NginxProxy(
             listen=f"127.0.0.1:{self.ports['proxy']}",
             upstream=f"127.0.0.1:{self.ports['web']}",
-            site_host="127.0.0.1",
             workdir=self.dir / "proxy",
             workers=1,
         )

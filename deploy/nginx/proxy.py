@@ -1,6 +1,6 @@
 """Start the reference caching proxy (nginx) in front of the site, on loopback.
 
-    scripts/proxy --listen 127.0.0.1:8080 --upstream 127.0.0.1:8000 --site-host 127.0.0.1
+    scripts/proxy --listen 127.0.0.1:8080 --upstream 127.0.0.1:8000
 
 renders nginx.conf.template into a work directory (default .proxy/), runs nginx in the foreground
 and prints the EDGE_CACHE_BACKENDS value that makes the site purge it. The bench, the drills and
@@ -31,13 +31,15 @@ class NginxProxy:
         *,
         listen,
         upstream,
-        site_host,
         workdir,
+        site_host=None,
         workers=2,
         session_cookie="sessionid",
         access_log=False,
     ):
-        self.listen, self.upstream, self.site_host = listen, upstream, site_host
+        # The Host the origin sees: the address readers use, as a CDN or a proxy named after the
+        # site would send it (Django checks a form post's Origin against it).
+        self.listen, self.upstream, self.site_host = listen, upstream, site_host or listen
         self.dir = Path(workdir).resolve()
         self.workers, self.session_cookie, self.access_log = workers, session_cookie, access_log
         self.process = None
@@ -57,7 +59,6 @@ class NginxProxy:
                 "BACKEND": "skilldacity.edgecache.backends.NginxGenerationBackend",
                 "GENERATION_FILE": str(self.dir / "generation.conf"),
                 "PID_FILE": str(self.dir / "nginx.pid"),
-                "LOCATION": self.url,
             }
         }
 
@@ -141,8 +142,9 @@ def main(argv=None):
     parser.add_argument("--upstream", default=os.environ.get("PROXY_UPSTREAM", "127.0.0.1:8000"))
     parser.add_argument(
         "--site-host",
-        default=os.environ.get("PROXY_SITE_HOST", "127.0.0.1"),
-        help="the Host header the origin gets, whatever the client sent (one of ALLOWED_HOSTS)",
+        default=os.environ.get("PROXY_SITE_HOST"),
+        help="the Host header the origin gets, whatever the client sent (in ALLOWED_HOSTS); "
+        "default: the --listen address, i.e. the address readers use",
     )
     parser.add_argument("--dir", default=os.environ.get("PROXY_DIR", str(ROOT / ".proxy")))
     parser.add_argument("--workers", type=int, default=2)

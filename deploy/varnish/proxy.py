@@ -20,8 +20,8 @@ VARNISHD = os.environ.get("VARNISHD", shutil.which("varnishd") or "/usr/sbin/var
 
 
 class VarnishProxy:
-    def __init__(self, *, listen, upstream, site_host, workdir, session_cookie="sessionid"):
-        self.listen, self.upstream, self.site_host = listen, upstream, site_host
+    def __init__(self, *, listen, upstream, workdir, site_host=None, session_cookie="sessionid"):
+        self.listen, self.upstream, self.site_host = listen, upstream, site_host or listen
         self.dir = Path(workdir).resolve()
         self.session_cookie = session_cookie
         self.process = None
@@ -92,7 +92,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listen", default="127.0.0.1:6081")
     parser.add_argument("--upstream", default="127.0.0.1:8000")
-    parser.add_argument("--site-host", default="127.0.0.1")
+    parser.add_argument("--site-host", help="the Host the origin gets (default: --listen)")
     parser.add_argument("--dir", default=str(HERE.parents[1] / ".proxy-varnish"))
     args = parser.parse_args(argv)
     proxy = VarnishProxy(

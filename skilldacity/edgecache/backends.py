@@ -3,8 +3,7 @@
     EDGE_CACHE_BACKENDS = {
         "nginx": {"BACKEND": "skilldacity.edgecache.backends.NginxGenerationBackend",
                   "GENERATION_FILE": "/run/skd-proxy/generation.conf",
-                  "PID_FILE": "/run/skd-proxy/nginx.pid",
-                  "LOCATION": "http://127.0.0.1:8080"},
+                  "PID_FILE": "/run/skd-proxy/nginx.pid"},
         "varnish": {"BACKEND": "skilldacity.edgecache.backends.VarnishXkeyBackend",
                     "LOCATION": "http://127.0.0.1:6081"},
         "cloudflare": {"BACKEND": "skilldacity.edgecache.backends.CloudflareBackend",
@@ -77,37 +76,35 @@ class NginxGenerationBackend(BaseBackend):
     page number, every feed and (Recent Articles) every other article page: those URLs cannot be
     listed. Publishing is rare, so starting the whole cache over is cheap and always correct.
 
-    With LOCATION, the purge waits (up to TIMEOUT_SECONDS) until the proxy answers with the new
-    generation on /_edge/generation, so "done" means that readers see the change.
+    The purge returns once every worker process of the old configuration has exited: until then
+    a reader's new connection may still land on one of them and get the old page. If nginx
+    rejects the new configuration, its old workers stay and the purge fails (and is retried).
+    Runs where nginx runs: it signals nginx's master process (PID_FILE).
     """
 
     def purge(self, keys):
-        generation = str(time.time_ns())
+        try:
+            master = int(Path(self.params["PID_FILE"]).read_text().strip())
+            old_workers = self._workers(master)
+        except (OSError, ValueError) as exc:
+            raise PurgeError(f"cannot find nginx: {exc}") from exc
         path = Path(self.params["GENERATION_FILE"])
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(f'set $edge_generation "{generation}";\n')
+        tmp.write_text(f'set $edge_generation "{time.time_ns()}";\n')
         os.replace(tmp, path)
         try:
-            pid = int(Path(self.params["PID_FILE"]).read_text().strip())
-            os.kill(pid, signal.SIGHUP)
-        except (OSError, ValueError) as exc:
+            os.kill(master, signal.SIGHUP)
+        except OSError as exc:
             raise PurgeError(f"cannot reload nginx: {exc}") from exc
-        if self.params.get("LOCATION"):
-            self._wait_for(generation)
-
-    def _wait_for(self, generation):
-        url = self.params["LOCATION"].rstrip("/") + "/_edge/generation"
         deadline = time.monotonic() + TIMEOUT_SECONDS
-        seen = None
-        while time.monotonic() < deadline:
-            try:
-                seen = http("GET", url)[1].decode().strip()
-            except OSError as exc:
-                seen = str(exc)
-            if seen == generation:
-                return
-            time.sleep(0.01)
-        raise PurgeError(f"nginx did not take generation {generation} (it answers {seen!r})")
+        while old_workers & self._workers(master):
+            if time.monotonic() > deadline:
+                raise PurgeError("nginx kept its old workers: is the new configuration valid?")
+            time.sleep(0.005)
+
+    @staticmethod
+    def _workers(master):
+        return set(Path(f"/proc/{master}/task/{master}/children").read_text().split())
 
 
 class VarnishXkeyBackend(BaseBackend):
