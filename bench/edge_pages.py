@@ -19,7 +19,7 @@ gunicorn, BENCH_PROXY_PORT (BENCH_PORT + 1), BENCH_SECONDS, BENCH_ROUNDS, BENCH_
 BENCH_ARTICLES), BENCH_PUBLISHES (100).
 """
 
-import http.cookiejar
+import http.cookies
 import json
 import os
 import re
@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -140,32 +141,49 @@ def throughput(proxy, log_path):
     return shares
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
 class Staff:
-    """Staff's browser: signs in to the admin and runs the bulk "publish" action."""
+    """Staff's browser: signs in to the admin and runs the bulk "publish" action. Keeps cookies
+    itself: with DJANGO_DEBUG=0 they are Secure, which a cookie jar would not send over HTTP.
+    Redirects are not followed: the clock starts when the admin answers the publish."""
 
     def __init__(self, base):
         self.base = base
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.cookies = {}
+        self.opener = urllib.request.build_opener(_NoRedirect)
 
-    def _token(self, path):
-        html = self.opener.open(self.base + path, timeout=10).read().decode()
-        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    def open(self, path, data=None):
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if data is not None:
+            headers["Referer"] = self.base + path
+            data = urllib.parse.urlencode(data, doseq=True).encode()
+        request = urllib.request.Request(self.base + path, data=data, headers=headers)
+        try:
+            response = self.opener.open(request, timeout=30)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 302:
+                raise
+            response = exc
+        with response:
+            for header in response.headers.get_all("Set-Cookie") or []:
+                for name, morsel in http.cookies.SimpleCookie(header).items():
+                    self.cookies[name] = morsel.value
+            return response.read().decode()
 
     def post(self, path, data):
-        data = {"csrfmiddlewaretoken": self._token(path), **data}
-        request = urllib.request.Request(
-            self.base + path,
-            data=urllib.parse.urlencode(data, doseq=True).encode(),
-            headers={"Referer": self.base + path},
-        )
-        return self.opener.open(request, timeout=30)
+        html = self.open(path)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+        return self.open(path, {"csrfmiddlewaretoken": token, **data})
 
     def sign_in(self):
         self.post("/admin/login/?next=/admin/", {
             "username": "edge-bench-staff", "password": "edge-bench-password", "next": "/admin/",
         })  # fmt: skip
-        if not any(cookie.name == "sessionid" for cookie in self.jar):
+        if "sessionid" not in self.cookies:
             raise SystemExit("staff sign-in failed")
 
 
