@@ -237,6 +237,9 @@ class Stack:
                 "LOG_LEVEL": "WARNING",
                 "PYTHONUNBUFFERED": "1",
                 "EDGE_CACHE_BACKENDS": json.dumps(self.proxy.backend_settings()),
+                # Shared caches keep pages 5 s, not 10 minutes: the proxy's copies have expired
+                # by the time PostgreSQL goes down, so what the drill shows is them served stale.
+                "PAGE_CACHE_SECONDS": "5",
             }
         )
         return env
