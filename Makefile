@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv lint format migrate procfile drill drill-short clean
+.PHONY: run test venv lint format migrate procfile proxy drill drill-short clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ migrate: venv
 procfile: venv
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/honcho start
+
+# The reference caching proxy (nginx) on loopback in front of `make run` or `make procfile`.
+proxy:
+	scripts/proxy
 
 # Production drills: own PostgreSQL, Redis, SMTP sink, gunicorn, worker and beat on loopback,
 # mixed load, one fault at a time, then a check that nothing was lost or doubled.

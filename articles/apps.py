@@ -6,4 +6,4 @@ class ArticlesConfig(AppConfig):
     verbose_name = "News & Insights"
 
     def ready(self):
-        from . import signals  # noqa: F401 - connects the receivers
+        from . import purges, signals  # noqa: F401 - connect the receivers

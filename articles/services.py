@@ -4,6 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import Article
+from .purges import purge_bulk_change
 from .signals import invalidate_public_pages
 
 
@@ -21,6 +22,7 @@ def article_publish(*, articles, now=None):
     )
     with_time = drafts.update(status=Article.Status.PUBLISHED, updated_at=now)
     invalidate_public_pages()
+    purge_bulk_change(without_time + with_time, "published")
     return without_time + with_time
 
 
@@ -31,4 +33,5 @@ def article_unpublish(*, articles, now=None):
         status=Article.Status.DRAFT, updated_at=now or timezone.now()
     )
     invalidate_public_pages()
+    purge_bulk_change(changed, "unpublished")
     return changed

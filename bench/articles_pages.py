@@ -203,7 +203,7 @@ end
 """
 
 
-def wrk(path, cookie=None, script=None):
+def wrk(path, cookie=None, script=None, base=BASE):
     headers = ["-H", f"Cookie: {cookie}"] if cookie else []
     if script:
         headers += ["-s", script]
@@ -217,7 +217,7 @@ def wrk(path, cookie=None, script=None):
             "--latency",
             "--timeout",
             "5s",
-            BASE + path,
+            base + path,
         ],
         capture_output=True,
         text=True,

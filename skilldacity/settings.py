@@ -5,6 +5,7 @@ inline, e-mail to the console) so that `make run` works on a fresh machine. Prod
 (DJANGO_DEBUG=0) refuses to start without a real SECRET_KEY and ALLOWED_HOSTS.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -66,6 +67,7 @@ INSTALLED_APPS = [
     "skilldacity",
     "skilldacity.outbox",
     "skilldacity.quarantine",
+    "skilldacity.edgecache",
     "articles",
     "leads",
     "newsletter",
@@ -294,6 +296,26 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 120.0,
     },
 }
+
+# --- Edge cache purges (skilldacity/edgecache) ---------------------------------------------
+# The HTTP caches in front of the site to purge on change, as JSON, e.g.
+# {"nginx": {"BACKEND": "skilldacity.edgecache.backends.NginxGenerationBackend", ...}}.
+# Empty (the default): nothing to purge, nothing recorded.
+EDGE_CACHE_BACKENDS = json.loads(os.environ.get("EDGE_CACHE_BACKENDS") or "{}")
+# How often beat looks for scheduled articles that went live, to purge them.
+EDGE_CACHE_SCHEDULE_SECONDS = float(os.environ.get("EDGE_CACHE_SCHEDULE_SECONDS", "10"))
+MIDDLEWARE += ["skilldacity.edgecache.middleware.CacheTagMiddleware"]
+if EDGE_CACHE_BACKENDS:
+    CELERY_BEAT_SCHEDULE["edge-cache-sweep"] = {
+        "task": "skilldacity.edgecache.tasks.sweep_purges",
+        "schedule": OUTBOX_SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": OUTBOX_SWEEP_INTERVAL_SECONDS},
+    }
+    CELERY_BEAT_SCHEDULE["edge-cache-went-live"] = {
+        "task": "articles.tasks.purge_went_live",
+        "schedule": EDGE_CACHE_SCHEDULE_SECONDS,
+        "options": {"expires": EDGE_CACHE_SCHEDULE_SECONDS},
+    }
 
 # --- Security ------------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

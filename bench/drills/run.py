@@ -10,7 +10,9 @@ followed by a recovery window, with load running throughout. Then the outbox is 
 time to drain and the checker proves: every accepted submission is exactly one row (looked up by
 its unique e-mail in every model with an e-mail field) and exactly one e-mail in the SMTP sink, and
 no response was a 5xx unless it was in flight while PostgreSQL was down, and those were 503s
-("back in a moment", with Retry-After). Exit status 0 only if all of that holds.
+("back in a moment", with Retry-After). Alongside, readers served by the caching proxy in front
+of the site read the pages it caches throughout: every one of their requests must answer 200,
+also while PostgreSQL is down (stale pages). Exit status 0 only if all of that holds.
 """
 
 import argparse
@@ -21,6 +23,8 @@ import statistics
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -178,6 +182,43 @@ class Plan:
             Sample("probe", "ENQUEUE", "outbox", 201, scheduled, time.time() - scheduled)
         )
         load.record.accept(Submission(address, "outbox-probe", time.time()))
+
+
+class ProxyReaders:
+    """Readers served by the caching proxy: the pages it caches, read in turn at `rate` a second
+    from the start of the load to its end. Each sample: (sent, answered, path, status, cache)."""
+
+    def __init__(self, proxy_url, paths, rate=5.0):
+        self.url, self.rate = proxy_url, rate
+        self.samples = []
+        self.paths = [path for path in paths if self._cached(path)]
+
+    def _get(self, path):
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=5) as response:
+                response.read()
+                return response.status, response.headers.get("X-Cache-Status", "")
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers.get("X-Cache-Status", "")
+        except OSError:
+            return 0, ""
+
+    def _cached(self, path):
+        self._get(path)
+        return self._get(path) == (200, "HIT")
+
+    def run(self, stop):
+        number = 0
+        while self.paths and not stop.is_set():
+            path = self.paths[number % len(self.paths)]
+            number += 1
+            sent = time.time()
+            status, cache = self._get(path)
+            self.samples.append((sent, time.time(), path, status, cache))
+            stop.wait(max(0.0, 1 / self.rate - (time.time() - sent)))
+
+    def during(self, started, ended):
+        return [sample for sample in self.samples if started <= sample[0] < ended]
 
 
 # --- measuring --------------------------------------------------------------------------------
@@ -344,6 +385,10 @@ def run_drill(args):
             f"({', '.join(sorted({f.key[1] for f in plan.forms})) or 'none yet'}), "
             f"{len(plan.referrer_paths)} referrer pages"
         )
+        proxied = ProxyReaders(stack.proxy.url, plan.read_paths)
+        log(f"the caching proxy caches {len(proxied.paths)} of those pages")
+        proxy_stop = threading.Event()
+        threading.Thread(target=proxied.run, args=(proxy_stop,), daemon=True).start()
         record = Record()
         load = Load(stack.base_url, plan, args.rate, run_id, record)
         phases = []
@@ -361,7 +406,7 @@ def run_drill(args):
         survived = {}
         for fault in args.faults:
             label, method = FAULTS[fault]
-            down = args.smtp_outage if fault == "smtp" else args.down
+            down = {"smtp": args.smtp_outage, "postgres": args.postgres_down}.get(fault, args.down)
             log(f"fault: {label} for {down:g}s")
             phase = Phase(fault, time.time())
             phases.append(phase)
@@ -377,6 +422,7 @@ def run_drill(args):
             time.sleep(args.recovery)
             phase.ended = time.time()
         load.stop_event.set()
+        proxy_stop.set()
         loader.join()
         load.close()
         log("load stopped; waiting for the outbox to drain")
@@ -384,6 +430,7 @@ def run_drill(args):
         result = check(record, stack)
         sink = read_store(stack.sink_path)
         ok = report(args, plan, record, phases, survived, drained, result, sink)
+        ok = report_proxy(proxied, phases) and ok
         if not ok and args.keep:
             log(f"logs kept in {stack.dir}")
         return ok
@@ -503,6 +550,35 @@ def report(args, plan, record, phases, survived, drained, result, sink):
     return not problems
 
 
+def report_proxy(proxied, phases):
+    """Readers behind the caching proxy, per phase and while PostgreSQL was down."""
+    print("== Readers served by the caching proxy ==")
+    if not proxied.paths:
+        print("no page is cached by the proxy (the site sends no shared-cache headers): skipped\n")
+        return True
+    print(f"{len(proxied.paths)} cached pages read in turn, {proxied.rate:g} requests a second")
+    rows = []
+    windows = [(p.name, p.started, p.ended) for p in phases]
+    windows += [("PostgreSQL down", *p.outage) for p in phases if p.outage]
+    for name, started, ended in windows:
+        samples = proxied.during(started, ended)
+        ok = sum(1 for s in samples if s[3] == 200)
+        caches = Counter(s[4] or "-" for s in samples)
+        latencies = [(s[1] - s[0]) * 1000 for s in samples]
+        rows.append(
+            [name, round(ended - started, 1), len(samples), ok,
+             f"{100 * ok / max(len(samples), 1):.1f}", percentile(latencies, 0.99),
+             " ".join(f"{k}:{v}" for k, v in sorted(caches.items()))]
+        )  # fmt: skip
+    table(["window", "seconds", "requests", "200", "200 %", "p99 ms", "X-Cache-Status"], rows)
+    failed = [s for s in proxied.samples if s[3] != 200]
+    for sent, _, path, status, cache in failed[:10]:
+        print(f"    {status} {path} ({cache or 'no cache status'}) at {sent:.2f}")
+    print("RESULT (proxy):", "PASS" if not failed else f"FAIL: {len(failed)} answers not 200")
+    print()
+    return not failed
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--short", action="store_true", help="CI mode: ~3 minutes in all")
@@ -513,6 +589,9 @@ def parse_args(argv=None):
     parser.add_argument("--recovery", type=float, help="seconds of load after each fault")
     parser.add_argument("--down", type=float, help="seconds Redis/worker/PostgreSQL stay down")
     parser.add_argument("--smtp-outage", type=float, help="seconds the SMTP sink stays down")
+    parser.add_argument(
+        "--postgres-down", type=float, help="seconds PostgreSQL stays down (default: --down)"
+    )
     parser.add_argument("--drain-timeout", type=float, help="bound on waiting for the outbox")
     parser.add_argument("--faults", default="redis,worker,smtp,postgres")
     parser.add_argument("--web-workers", type=int, default=3)
@@ -521,10 +600,10 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     defaults = (
         {"rate": 8, "baseline": 15, "recovery": 12, "down": 4, "smtp_outage": 20,
-         "drain_timeout": 150}
+         "postgres_down": 4, "drain_timeout": 150}
         if args.short
         else {"rate": 10, "baseline": 60, "recovery": 45, "down": 10, "smtp_outage": 120,
-              "drain_timeout": 420}
+              "postgres_down": 30, "drain_timeout": 420}
     )  # fmt: skip
     for key, value in defaults.items():
         if getattr(args, key) is None:

@@ -1,7 +1,8 @@
 """A production-like Skilldacity on loopback, built from scratch and thrown away afterwards.
 
 Its own PostgreSQL cluster (initdb + pg_ctl in a temp dir), its own `redis-server --save ''`, an
-SMTP sink process, gunicorn with DJANGO_DEBUG=0, a Celery worker and Celery beat; each on a free
+SMTP sink process, gunicorn with DJANGO_DEBUG=0, a Celery worker and Celery beat, and the reference
+caching proxy (deploy/nginx/) in front of gunicorn, purged by the site; each on a free
 port and each one stoppable and restartable, which is what the fault drills need. The machine's
 shared PostgreSQL and Redis are never touched.
 
@@ -9,6 +10,7 @@ shared PostgreSQL and Redis are never touched.
 """
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -22,6 +24,11 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from deploy.nginx.proxy import NginxProxy  # noqa: E402
+
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 PYTHON = sys.executable
 QUEUE = "skd-drill"
@@ -178,9 +185,16 @@ class Stack:
         self.keep = keep
         self.web_workers = web_workers
         self.worker_concurrency = worker_concurrency
-        self.ports = {name: free_port() for name in ("web", "redis", "smtp", "postgres")}
+        names = ("web", "redis", "smtp", "postgres", "proxy")
+        self.ports = {name: free_port() for name in names}
         self.sink_path = self.dir / "smtp-sink.jsonl"
         self.postgres = PostgresCluster(self.dir, self.ports["postgres"])
+        self.proxy = NginxProxy(
+            listen=f"127.0.0.1:{self.ports['proxy']}",
+            upstream=f"127.0.0.1:{self.ports['web']}",
+            workdir=self.dir / "proxy",
+            workers=1,
+        )
         self.services = {}
         self.env = self._env()
 
@@ -222,6 +236,10 @@ class Stack:
                 "OUTBOX_SWEEP_GRACE_SECONDS": "20",
                 "LOG_LEVEL": "WARNING",
                 "PYTHONUNBUFFERED": "1",
+                "EDGE_CACHE_BACKENDS": json.dumps(self.proxy.backend_settings()),
+                # Shared caches keep pages 5 s, not 10 minutes: the proxy's copies have expired
+                # by the time PostgreSQL goes down, so what the drill shows is them served stale.
+                "PAGE_CACHE_SECONDS": "5",
             }
         )
         return env
@@ -257,8 +275,11 @@ class Stack:
         self.services["worker"] = self._worker().start(timeout=60)
         self.services["beat"] = self._beat().start()
         self.log(f"gunicorn ({self.web_workers} workers) on {self.base_url}, worker and beat up")
+        self.proxy.start()
+        self.log(f"caching proxy (nginx) on {self.proxy.url}")
 
     def close(self):
+        self.proxy.stop()
         for name in ("beat", "worker", "web", "smtp", "redis"):
             service = self.services.get(name)
             if service:
@@ -363,6 +384,7 @@ def main():
     with Stack(keep=True) as stack:
         print(f"site: {stack.base_url}  (healthz: {stack.base_url}/healthz)")
         print(f"postgres: {stack.postgres.url}  smtp sink file: {stack.sink_path}")
+        print(f"caching proxy: {stack.proxy.url}")
         print("Ctrl-C to stop and clean up")
         with contextlib.suppress(KeyboardInterrupt):
             signal.pause()

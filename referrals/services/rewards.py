@@ -10,8 +10,7 @@ from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
-from skilldacity.outbox.batch import emails_enqueue_new
-from skilldacity.outbox.services import email_enqueue
+from skilldacity.outbox.services import email_enqueue, email_enqueue_many
 
 from ..models import LedgerEntry, Redemption, Reward
 from .errors import InsufficientPoints, InvalidTransition, PointsError, RewardUnavailable
@@ -90,7 +89,7 @@ def _redeem(*, account, reward_id, request_key):
             "dashboard_path": reverse("referrals:dashboard"),
             "admin_path": reverse("admin:referrals_redemption_change", args=[redemption.pk]),
         }
-        emails_enqueue_new(
+        email_enqueue_many(
             [
                 {
                     "key": f"redemption-requested:{redemption.pk}",

@@ -210,19 +210,22 @@ def email_retry(*, ids):
 
     A failed row gets one more attempt; rows that are sent, cancelled or being sent are left alone.
     """
+    rows = Email.objects.filter(
+        pk__in=list(ids), status__in=[Email.Status.PENDING, Email.Status.FAILED]
+    )
+    return hand_out_now(rows, publish_sends)
+
+
+def hand_out_now(rows, publish):
+    """Make `rows` of an outbox-like model pending and due now, and hand them out; rows being
+    sent at this moment (locked) are left alone. Returns how many were handed out."""
     now = timezone.now()
     with transaction.atomic():
-        retried = list(
-            Email.objects.filter(
-                pk__in=list(ids), status__in=[Email.Status.PENDING, Email.Status.FAILED]
-            )
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)
+        retried = list(rows.select_for_update(skip_locked=True).values_list("pk", flat=True))
+        rows.model.objects.filter(pk__in=retried).update(
+            status="pending", send_after=now, queued_at=now
         )
-        Email.objects.filter(pk__in=retried).update(
-            status=Email.Status.PENDING, send_after=now, queued_at=now
-        )
-        transaction.on_commit(lambda: publish_sends(retried))
+        transaction.on_commit(lambda: publish(retried))
     return len(retried)
 
 
@@ -231,45 +234,62 @@ def publish_sends(email_ids, *, countdown=None, together=False):
 
     One task per e-mail, so that workers share them out; `together` hands out one task for up to
     TASK_BATCH e-mails instead (the e-mails of one transaction: a lead's two are one publish).
+    """
+    from .tasks import send_email, send_emails
+
+    return publish_tasks(
+        send_email,
+        email_ids,
+        countdown=countdown,
+        leave_to_sweep=_leave_to_sweep,
+        batch_task=send_emails if together else None,
+    )
+
+
+def publish_tasks(task, row_ids, *, countdown=None, leave_to_sweep, batch_task=None):
+    """Hand one `task(row_id)` per row to the broker, or with `batch_task` one `batch_task(ids)`
+    per TASK_BATCH rows; the rows it could not reach are given to `leave_to_sweep(ids)`. Shared
+    by every outbox-like table (e-mails, edge cache purges).
+
     Publishing is bounded by the broker timeouts in settings (CELERY_BROKER_TRANSPORT_OPTIONS, no
     publish retries): about 2 s at most, so a request never hangs on a dead or black-holed Redis.
     """
     global _publish_paused_until
-    from .tasks import send_email, send_emails
 
-    email_ids = list(email_ids)
-    if not email_ids:
+    row_ids = list(row_ids)
+    if not row_ids:
         return 0
-    if send_email.app.conf.task_always_eager:
+    if task.app.conf.task_always_eager:
         if countdown:
             return 0  # inline mode has no timer: the sweep sends it once it is due
-        for email_id in email_ids:
-            send_email.apply(args=(email_id,))
-        return len(email_ids)
+        for row_id in row_ids:
+            task.apply(args=(row_id,))
+        return len(row_ids)
     if time.monotonic() < _publish_paused_until:
-        _leave_to_sweep(email_ids)
+        leave_to_sweep(row_ids)
         return 0
-    size = TASK_BATCH if together else 1
+    size = TASK_BATCH if batch_task else 1
     published = 0
     try:
-        for start in range(0, len(email_ids), size):
-            chunk = email_ids[start : start + size]
+        for start in range(0, len(row_ids), size):
+            chunk = row_ids[start : start + size]
             if len(chunk) == 1:
-                send_email.apply_async((chunk[0],), countdown=countdown)
+                task.apply_async((chunk[0],), countdown=countdown)
             else:
-                send_emails.apply_async((chunk,), countdown=countdown)
+                batch_task.apply_async((chunk,), countdown=countdown)
             published += len(chunk)
     except Exception as exc:  # noqa: BLE001 - a broker outage must not fail the caller
         _publish_paused_until = time.monotonic() + float(
             _setting("OUTBOX_PUBLISH_PAUSE_SECONDS", 10)
         )
         logger.warning(
-            "Broker unreachable (%s: %s); the outbox sweep will send %s e-mail(s)",
+            "Broker unreachable (%s: %s); the sweep will hand out %s %s task(s)",
             type(exc).__name__,
             exc,
-            len(email_ids) - published,
+            len(row_ids) - published,
+            task.name,
         )
-        _leave_to_sweep(email_ids[published:])
+        leave_to_sweep(row_ids[published:])
     return published
 
 
@@ -406,7 +426,15 @@ def _record_failure(email, exc, attempts, now):
 
 
 def outbox_sweep(*, now=None, limit=None):
-    """Hand out every due row that has no live task. Returns the ids handed out.
+    """Hand out every due e-mail that has no live task. Returns the ids handed out."""
+    return hand_out_due(
+        Email.objects.due(now or timezone.now()), publish_sends, now=now, limit=limit
+    )
+
+
+def hand_out_due(due, publish, *, now=None, limit=None):
+    """Hand out the rows of `due` (a queryset of an outbox-like model with `queued_at` and
+    `send_after`) that have no live task. Returns the ids handed out.
 
     Rows locked by a sender are skipped; the ones handed out are stamped `queued_at` in the same
     transaction, so two sweeps running at once never hand out the same row twice.
@@ -414,15 +442,14 @@ def outbox_sweep(*, now=None, limit=None):
     now = now or timezone.now()
     limit = limit or int(_setting("OUTBOX_SWEEP_BATCH", 500))
     with transaction.atomic():
-        email_ids = list(
-            Email.objects.due(now)
-            .filter(Q(queued_at__isnull=True) | Q(queued_at__lte=now - sweep_grace()))
+        row_ids = list(
+            due.filter(Q(queued_at__isnull=True) | Q(queued_at__lte=now - sweep_grace()))
             .order_by("send_after")
             .select_for_update(skip_locked=True)
             .values_list("pk", flat=True)[:limit]
         )
-        Email.objects.filter(pk__in=email_ids).update(queued_at=now)
-    if email_ids:
-        logger.info("Outbox sweep: handing out %s e-mail(s)", len(email_ids))
-        publish_sends(email_ids)
-    return email_ids
+        due.model.objects.filter(pk__in=row_ids).update(queued_at=now)
+    if row_ids:
+        logger.info("Sweep: handing out %s %s row(s)", len(row_ids), due.model.__name__)
+        publish(row_ids)
+    return row_ids
