@@ -1,0 +1,177 @@
+"""Sending updates.
+
+Updates go out as one outbox e-mail per recipient, keyed `newsletter:<issue>:<subscriber>`, so that
+key is the delivery record: a resumed or repeated send finds the key taken and sends nobody a
+second copy.
+"""
+
+import operator
+import time
+import uuid
+from datetime import timedelta
+from functools import reduce
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, Count, Q, Value, When
+from django.urls import reverse
+from django.utils import timezone
+
+from skilldacity.outbox.models import Email
+from skilldacity.outbox.services import email_enqueue
+
+from ..models import Issue, Subscriber
+from .links import absolute_url, one_click_headers, unsubscribe_url
+
+
+def issue_email_context(issue, *, first_name, unsubscribe_link):
+    """Per-recipient context. The rendered body is looked up by issue id at send time (and
+    cached per worker), so 100,000 rows do not each carry a copy of it."""
+    return {
+        "issue_id": issue.pk,
+        "issue_version": issue.updated_at.isoformat(),
+        "subject": issue.subject,
+        "first_name": first_name,
+        "unsubscribe_url": unsubscribe_link,
+    }
+
+
+def issue_send_test(*, issue, to, first_name=""):
+    """Send this issue to one staff address, marked as a test. Returns the Email row."""
+    sample_link = absolute_url(reverse("newsletter:unsubscribe", args=["test-send"]))
+    context = issue_email_context(issue, first_name=first_name, unsubscribe_link=sample_link)
+    context["subject"] = f"[Test] {issue.subject}"
+    with transaction.atomic():
+        return email_enqueue(
+            key=f"newsletter-test:{issue.pk}:{uuid.uuid4().hex}",
+            to=to,
+            template="newsletter_issue",
+            context=context,
+            headers=one_click_headers(sample_link),
+        )
+
+
+def issue_start_send(*, issue_id, now=None):
+    """Fix the recipients and mark the issue as sending. Starting again resumes; a sent issue
+    stays sent. Returns the Issue; the caller schedules `enqueue_issue`."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        issue = Issue.objects.select_for_update().get(pk=issue_id)
+        if issue.status == Issue.Status.DRAFT:
+            confirmed = Subscriber.objects.filter(status=Subscriber.Status.CONFIRMED)
+            last = confirmed.order_by("-pk").values_list("pk", flat=True).first() or 0
+            issue.status = Issue.Status.SENDING
+            issue.recipients_cutoff_id = last
+            issue.recipients_total = confirmed.filter(pk__lte=last).count()
+            issue.send_started_at = now
+            issue.enqueue_heartbeat_at = now
+            issue.save()
+    return issue
+
+
+def issue_enqueue_batch(*, issue_id, batch_size=None, now=None):
+    """Queue e-mails for the next batch of recipients. Returns how many it queued (0: done).
+
+    The batch and the issue's position commit together, and the outbox key makes a repeated batch
+    a no-op, so a worker dying anywhere in here costs nothing but the retry. Memory is bounded by
+    the batch: ids are walked in order, never loaded all at once.
+    """
+    batch_size = batch_size or getattr(settings, "NEWSLETTER_SEND_BATCH_SIZE", 500)
+    now = now or timezone.now()
+    with transaction.atomic():
+        issue = Issue.objects.select_for_update().filter(pk=issue_id).first()
+        if issue is None or issue.status != Issue.Status.SENDING:
+            return 0
+        recipients = list(
+            Subscriber.objects.filter(
+                status=Subscriber.Status.CONFIRMED,
+                pk__gt=issue.enqueued_through_id,
+                pk__lte=issue.recipients_cutoff_id,
+            )
+            .order_by("pk")
+            .values_list("pk", "email", "first_name", "token_nonce")[:batch_size]
+        )
+        for subscriber_id, address, first_name, nonce in recipients:
+            link = unsubscribe_url(subscriber_id=subscriber_id, nonce=nonce)
+            email_enqueue(
+                key=issue.email_key(subscriber_id),
+                to=address,
+                template="newsletter_issue",
+                context=issue_email_context(issue, first_name=first_name, unsubscribe_link=link),
+                headers=one_click_headers(link),
+            )
+        if recipients:
+            issue.enqueued_through_id = recipients[-1][0]
+        else:
+            issue.status = Issue.Status.SENT
+            issue.enqueued_at = now
+        issue.enqueue_heartbeat_at = now
+        issue.save(
+            update_fields=["enqueued_through_id", "status", "enqueued_at", "enqueue_heartbeat_at"]
+        )
+    return len(recipients)
+
+
+def issue_enqueue(*, issue_id, seconds=None, progress=None):
+    """Run batches until the issue is fully queued or `seconds` pass. Returns True when done."""
+    if seconds is None:
+        seconds = getattr(settings, "NEWSLETTER_ENQUEUE_TASK_SECONDS", 20)
+    deadline = time.monotonic() + seconds
+    while True:
+        queued = issue_enqueue_batch(issue_id=issue_id)
+        if progress:
+            progress(queued)
+        if not queued:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+
+
+def issues_progress(issues):
+    """{issue id: counts of its e-mails by outbox status, plus the total to reach}, in one query.
+
+    Each issue's rows are found by a constant key prefix, which PostgreSQL answers from the
+    unique key's pattern index; one OR-ed query serves a whole admin page of issues.
+    """
+    issues = [issue for issue in issues if issue.status != Issue.Status.DRAFT]
+    counts = {issue.pk: {} for issue in issues}
+    if issues:
+        matches = [(issue.pk, Q(key__startswith=issue.email_key_prefix)) for issue in issues]
+        rows = (
+            Email.objects.filter(reduce(operator.or_, (match for _, match in matches)))
+            .annotate(issue_id=Case(*(When(match, then=Value(pk)) for pk, match in matches)))
+            .values_list("issue_id", "status")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        for issue_id, status, n in rows:
+            counts[issue_id][status] = n
+    return {issue.pk: _progress(issue, counts[issue.pk]) for issue in issues}
+
+
+def _progress(issue, counts):
+    queued = sum(counts.values())
+    total = queued if issue.status == Issue.Status.SENT else max(issue.recipients_total, queued)
+    return {
+        "total": total,
+        "queued": queued,
+        "sent": counts.get(Email.Status.SENT, 0),
+        "failed": counts.get(Email.Status.FAILED, 0),
+        "cancelled": counts.get(Email.Status.CANCELLED, 0),
+    }
+
+
+def issue_progress(issue):
+    if issue.status == Issue.Status.DRAFT:
+        return _progress(issue, {})
+    return issues_progress([issue])[issue.pk]
+
+
+def stalled_sends(*, now=None):
+    """Issues whose enqueueing stopped (a worker died, the broker was down): ids to resume."""
+    now = now or timezone.now()
+    return list(
+        Issue.objects.filter(
+            status=Issue.Status.SENDING, enqueue_heartbeat_at__lt=now - timedelta(minutes=2)
+        ).values_list("pk", flat=True)
+    )
