@@ -26,14 +26,18 @@ from .codes import (
 )
 from .links import absolute_url, confirm_url, one_click_headers, unsubscribe_url
 from .sends import (
+    issue_claim,
     issue_email_context,
     issue_enqueue,
     issue_enqueue_batch,
     issue_progress,
+    issue_send,
     issue_send_test,
     issue_start_send,
     issues_progress,
+    publish_senders,
     stalled_sends,
+    unsent_issues,
 )
 from .subscribers import (
     new_nonce,
@@ -59,10 +63,12 @@ __all__ = [
     "code_redeem",
     "confirm_url",
     "generate_code",
+    "issue_claim",
     "issue_email_context",
     "issue_enqueue",
     "issue_enqueue_batch",
     "issue_progress",
+    "issue_send",
     "issue_send_test",
     "issue_start_send",
     "issues_progress",
@@ -70,9 +76,11 @@ __all__ = [
     "normalize_code",
     "normalize_email",
     "one_click_headers",
+    "publish_senders",
     "stalled_sends",
     "subscriber_confirm",
     "subscriber_signup",
     "subscriber_unsubscribe",
+    "unsent_issues",
     "unsubscribe_url",
 ]

@@ -5,6 +5,7 @@ key is the delivery record: a resumed or repeated send finds the key taken and s
 second copy.
 """
 
+import logging
 import operator
 import time
 import uuid
@@ -17,11 +18,14 @@ from django.db.models import Case, Count, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
+from skilldacity.outbox.batch import email_claim_batch, email_send_batch, email_unclaimed_exists
 from skilldacity.outbox.models import Email
 from skilldacity.outbox.services import email_enqueue
 
 from ..models import Issue, Subscriber
 from .links import absolute_url, one_click_headers, unsubscribe_url
+
+logger = logging.getLogger(__name__)
 
 
 def issue_email_context(issue, *, first_name, unsubscribe_link):
@@ -72,11 +76,12 @@ def issue_start_send(*, issue_id, now=None):
 def issue_enqueue_batch(*, issue_id, batch_size=None, now=None):
     """Queue e-mails for the next batch of recipients. Returns how many it queued (0: done).
 
-    The batch and the issue's position commit together, and the outbox key makes a repeated batch
-    a no-op, so a worker dying anywhere in here costs nothing but the retry. Memory is bounded by
-    the batch: ids are walked in order, never loaded all at once.
+    One INSERT per batch (rows whose key exists already are skipped), and the batch and the
+    issue's position commit together, so a worker dying anywhere in here costs nothing but the
+    retry. Memory is bounded by the batch: ids are walked in order, never loaded all at once.
+    After the commit one sender is asked for; it claims whatever is queued, this batch or not.
     """
-    batch_size = batch_size or getattr(settings, "NEWSLETTER_SEND_BATCH_SIZE", 500)
+    batch_size = batch_size or getattr(settings, "NEWSLETTER_SEND_BATCH_SIZE", 1000)
     now = now or timezone.now()
     with transaction.atomic():
         issue = Issue.objects.select_for_update().filter(pk=issue_id).first()
@@ -91,17 +96,14 @@ def issue_enqueue_batch(*, issue_id, batch_size=None, now=None):
             .order_by("pk")
             .values_list("pk", "email", "first_name", "token_nonce")[:batch_size]
         )
-        for subscriber_id, address, first_name, nonce in recipients:
-            link = unsubscribe_url(subscriber_id=subscriber_id, nonce=nonce)
-            email_enqueue(
-                key=issue.email_key(subscriber_id),
-                to=address,
-                template="newsletter_issue",
-                context=issue_email_context(issue, first_name=first_name, unsubscribe_link=link),
-                headers=one_click_headers(link),
-            )
+        Email.objects.bulk_create(
+            (_issue_email(issue, recipient, now) for recipient in recipients),
+            batch_size=batch_size,
+            ignore_conflicts=True,
+        )
         if recipients:
             issue.enqueued_through_id = recipients[-1][0]
+            transaction.on_commit(lambda: publish_senders(issue_id))
         else:
             issue.status = Issue.Status.SENT
             issue.enqueued_at = now
@@ -110,6 +112,23 @@ def issue_enqueue_batch(*, issue_id, batch_size=None, now=None):
             update_fields=["enqueued_through_id", "status", "enqueued_at", "enqueue_heartbeat_at"]
         )
     return len(recipients)
+
+
+def _issue_email(issue, recipient, now):
+    subscriber_id, address, first_name, nonce = recipient
+    link = unsubscribe_url(subscriber_id=subscriber_id, nonce=nonce)
+    # queued_at equal to send_after: due and unclaimed, for the batch senders (see outbox.batch);
+    # the sweep leaves it alone for its grace, since senders are on their way.
+    return Email(
+        key=issue.email_key(subscriber_id),
+        to=address,
+        template="newsletter_issue",
+        context=issue_email_context(issue, first_name=first_name, unsubscribe_link=link),
+        headers=one_click_headers(link),
+        send_after=now,
+        queued_at=now,
+        created_at=now,
+    )
 
 
 def issue_enqueue(*, issue_id, seconds=None, progress=None):
@@ -125,6 +144,107 @@ def issue_enqueue(*, issue_id, seconds=None, progress=None):
             return True
         if time.monotonic() >= deadline:
             return False
+
+
+# --- Sending what is queued ----------------------------------------------------------------
+
+RATE_WINDOW = timedelta(minutes=1)
+
+
+def claim_size():
+    return int(getattr(settings, "NEWSLETTER_SEND_CLAIM_SIZE", 100))
+
+
+def send_rate(issue):
+    """E-mails per minute this issue may go out at (0: as fast as the workers go)."""
+    if issue.send_rate_per_minute is not None:
+        return issue.send_rate_per_minute
+    return int(getattr(settings, "NEWSLETTER_SEND_RATE_PER_MINUTE", 0))
+
+
+def issue_claim(*, issue_id, now=None):
+    """Reserve the next batch of this issue's queued e-mails for one sender, within its rate.
+
+    Returns (email ids, seconds to wait): with a rate set, claims are counted per one-minute
+    window on the issue row, which every sender locks for its claim, so the limit holds across
+    all workers; a full window answers no ids and the seconds until it ends.
+    """
+    now = now or timezone.now()
+    rate_fields = ["send_rate_per_minute", "rate_window_started_at", "rate_window_claimed"]
+    issue = Issue.objects.only(*rate_fields).filter(pk=issue_id).first()
+    if issue is None:
+        return [], 0
+    prefix = issue.email_key_prefix
+    if not send_rate(issue):
+        return email_claim_batch(key_prefix=prefix, limit=claim_size(), now=now), 0
+    with transaction.atomic():
+        issue = Issue.objects.select_for_update().only(*rate_fields).get(pk=issue_id)
+        window_start = issue.rate_window_started_at
+        if window_start is None or now >= window_start + RATE_WINDOW:
+            issue.rate_window_started_at, issue.rate_window_claimed = now, 0
+        allowance = min(claim_size(), send_rate(issue) - issue.rate_window_claimed)
+        if allowance <= 0:
+            wait = issue.rate_window_started_at + RATE_WINDOW - now
+            return [], max(wait.total_seconds(), 0.1)
+        email_ids = email_claim_batch(key_prefix=prefix, limit=allowance, now=now)
+        issue.rate_window_claimed += len(email_ids)
+        issue.save(update_fields=["rate_window_started_at", "rate_window_claimed"])
+    return email_ids, 0
+
+
+def issue_send(*, issue_id, seconds=None):
+    """One sender's turn: claim and send batches until nothing is left or `seconds` pass.
+
+    Returns None when done (nothing to claim, or a temporary SMTP failure: the failed e-mail has
+    its own retry and `resume_sends` brings senders back for the rest), else the seconds after
+    which a sender should carry on (0: its time slice is over; more: the rate limit's window).
+    """
+    if seconds is None:
+        seconds = getattr(settings, "NEWSLETTER_SEND_TASK_SECONDS", 20)
+    deadline = time.monotonic() + seconds
+    while True:
+        email_ids, wait = issue_claim(issue_id=issue_id)
+        if wait:
+            return wait
+        if not email_ids:
+            return None
+        outcomes = email_send_batch(email_ids=email_ids)
+        if outcomes[Email.Status.PENDING]:
+            return None
+        if time.monotonic() >= deadline:
+            return 0
+
+
+def publish_senders(issue_id, *, count=1, countdown=None):
+    """Ask for `count` senders of this issue. A broker outage loses nothing: `resume_sends`
+    finds the unclaimed e-mails and asks again."""
+    from ..tasks import send_issue
+
+    if send_issue.app.conf.task_always_eager:
+        if countdown:
+            return  # inline mode has no timer: `resume_sends` carries on
+        for _ in range(count):
+            send_issue.apply(args=(issue_id,))
+        return
+    try:
+        for _ in range(count):
+            send_issue.apply_async((issue_id,), countdown=countdown)
+    except Exception as exc:  # noqa: BLE001 - a broker outage must not fail the caller
+        logger.warning("Broker unreachable (%s); resume_sends will send issue %s", exc, issue_id)
+
+
+def unsent_issues(*, now=None):
+    """Ids of issues started in the last week with queued e-mails that no sender holds."""
+    now = now or timezone.now()
+    recent = Issue.objects.filter(
+        status__in=[Issue.Status.SENDING, Issue.Status.SENT],
+        send_started_at__gte=now - timedelta(days=7),
+    ).only("pk")
+    return [
+        issue.pk
+        for issue in recent
+        if email_unclaimed_exists(key_prefix=issue.email_key_prefix, now=now)
+    ]
 
 
 def issues_progress(issues):

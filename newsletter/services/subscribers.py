@@ -20,6 +20,13 @@ from ..models import DiscountCode, Issue, Subscriber
 from .codes import code_issue
 from .links import confirm_url, one_click_headers, unsubscribe_url
 
+# Signing up again starts these over as pending: a new confirmation proves the address works.
+OFF_THE_LIST = (
+    Subscriber.Status.UNSUBSCRIBED,
+    Subscriber.Status.BOUNCED,
+    Subscriber.Status.COMPLAINED,
+)
+
 
 def normalize_email(value):
     return value.strip().lower()
@@ -108,8 +115,9 @@ def subscriber_signup(
             subscriber.last_confirmation_sent_at
             and now - subscriber.last_confirmation_sent_at < resend_after
         )
-        if subscriber.status == Subscriber.Status.UNSUBSCRIBED:
+        if subscriber.status in OFF_THE_LIST:
             subscriber.status = Subscriber.Status.PENDING
+            subscriber.undeliverable_reason = ""
             subscriber.token_nonce = new_nonce()
             subscriber.unsubscribed_at = None
             subscriber.confirmed_at = None
