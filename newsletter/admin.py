@@ -85,6 +85,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         "created_at",
         "confirmed_at",
         "unsubscribed_at",
+        "undeliverable_reason",
     ]
     exclude = ["token_nonce"]
 
@@ -190,6 +191,7 @@ class IssueAdmin(admin.ModelAdmin):
         "subject",
         "body",
         "featured_articles",
+        "send_rate_per_minute",
         "status",
         "progress_display",
         "send_started_at",

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "csp",
+    "anymail",
     "skilldacity",
     "skilldacity.outbox",
     "articles",
@@ -211,6 +212,11 @@ OUTBOX_SWEEP_INTERVAL_SECONDS = float(os.environ.get("OUTBOX_SWEEP_INTERVAL_SECO
 OUTBOX_SWEEP_GRACE_SECONDS = float(os.environ.get("OUTBOX_SWEEP_GRACE_SECONDS", "120"))
 # After a failed publish, a process leaves new e-mails to the sweep for this long.
 OUTBOX_PUBLISH_PAUSE_SECONDS = float(os.environ.get("OUTBOX_PUBLISH_PAUSE_SECONDS", "10"))
+
+# Bounce and complaint webhooks (newsletter/webhooks.py): anymail's HTTP basic-auth secret,
+# "user:password", given to the e-mail provider inside the webhook URL. Unset: the webhooks answer
+# 404 rather than accept unauthenticated reports.
+ANYMAIL = {"WEBHOOK_SECRET": os.environ.get("ANYMAIL_WEBHOOK_SECRET", "")}
 
 # --- Celery --------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)

@@ -44,6 +44,7 @@ from .subscribers import (
     normalize_email,
     subscriber_confirm,
     subscriber_signup,
+    subscriber_undeliverable,
     subscriber_unsubscribe,
 )
 
@@ -80,6 +81,7 @@ __all__ = [
     "stalled_sends",
     "subscriber_confirm",
     "subscriber_signup",
+    "subscriber_undeliverable",
     "subscriber_unsubscribe",
     "unsent_issues",
     "unsubscribe_url",

@@ -20,6 +20,7 @@ from ..models import DiscountCode, Issue, Subscriber
 from .codes import code_issue
 from .links import confirm_url, one_click_headers, unsubscribe_url
 
+ON_THE_LIST = (Subscriber.Status.PENDING, Subscriber.Status.CONFIRMED)
 # Signing up again starts these over as pending: a new confirmation proves the address works.
 OFF_THE_LIST = (
     Subscriber.Status.UNSUBSCRIBED,
@@ -181,13 +182,37 @@ def subscriber_unsubscribe(*, subscriber_id, now=None):
         subscriber.status = Subscriber.Status.UNSUBSCRIBED
         subscriber.unsubscribed_at = now
         subscriber.save(update_fields=["status", "unsubscribed_at"])
-        # A big send stays in the outbox for a while after it is fully queued, so look back a
-        # week, not only at issues still being queued.
-        recent = Issue.objects.filter(send_started_at__gte=now - timedelta(days=7))
-        keys = [issue.email_key(subscriber.pk) for issue in recent.only("pk")]
-        if keys:
-            email_cancel(keys=keys)
+        _cancel_queued_updates(subscriber, now)
     return True
+
+
+def subscriber_undeliverable(*, email, status, reason="", now=None):
+    """Take an address the e-mail provider reported as bounced or complained-about off the list,
+    and cancel updates still queued for it. Returns True if a subscriber on the list was found.
+    `status` is Subscriber.Status.BOUNCED or COMPLAINED."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        subscriber = (
+            Subscriber.objects.select_for_update()
+            .filter(email=normalize_email(email), status__in=ON_THE_LIST)
+            .first()
+        )
+        if subscriber is None:
+            return False
+        subscriber.status = status
+        subscriber.undeliverable_reason = reason[:255]
+        subscriber.save(update_fields=["status", "undeliverable_reason"])
+        _cancel_queued_updates(subscriber, now)
+    return True
+
+
+def _cancel_queued_updates(subscriber, now):
+    # A big send stays in the outbox for a while after it is fully queued, so look back a week,
+    # not only at issues still being queued.
+    recent = Issue.objects.filter(send_started_at__gte=now - timedelta(days=7))
+    keys = [issue.email_key(subscriber.pk) for issue in recent.only("pk")]
+    if keys:
+        email_cancel(keys=keys)
 
 
 def _welcome_headers(subscriber):

@@ -127,3 +127,14 @@ def test_codes_filter_by_status(staff_client):
         content = staff_client.get("/admin/newsletter/discountcode/", {"state": state}).content
         shown = {c.code for c in (active, used, lapsed) if c.code in content.decode()}
         assert shown == {expected.code}, state
+
+
+def test_staff_slow_a_send_down_to_their_providers_limit_even_while_it_runs(staff_client):
+    issue = IssueFactory()
+    services.issue_start_send(issue_id=issue.pk)
+    page = staff_client.get(f"/admin/newsletter/issue/{issue.pk}/change/").content.decode()
+    assert 'name="send_rate_per_minute"' in page
+    staff_client.post(
+        f"/admin/newsletter/issue/{issue.pk}/change/", {"send_rate_per_minute": "600"}
+    )
+    assert Issue.objects.get().send_rate_per_minute == 600
