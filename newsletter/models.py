@@ -64,7 +64,13 @@ class Subscriber(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     undeliverable_reason = models.CharField(
-        max_length=255, blank=True, help_text="What the e-mail provider reported, if it did."
+        max_length=255,
+        blank=True,
+        # A database default too, so rows written by raw SQL (or code older than this field)
+        # still insert.
+        db_default="",
+        default="",
+        help_text="What the e-mail provider reported, if it did.",
     )
 
     class Meta:
@@ -206,7 +212,7 @@ class Issue(models.Model):
         "limit.",
     )
     rate_window_started_at = models.DateTimeField(null=True, blank=True, editable=False)
-    rate_window_claimed = models.PositiveIntegerField(default=0, editable=False)
+    rate_window_claimed = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

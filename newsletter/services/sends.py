@@ -23,7 +23,7 @@ from skilldacity.outbox.models import Email
 from skilldacity.outbox.services import email_enqueue
 
 from ..models import Issue, Subscriber
-from .links import absolute_url, one_click_headers, unsubscribe_url
+from .links import absolute_url, one_click_headers, unsubscribe_links
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +96,9 @@ def issue_enqueue_batch(*, issue_id, batch_size=None, now=None):
             .order_by("pk")
             .values_list("pk", "email", "first_name", "token_nonce")[:batch_size]
         )
+        link = unsubscribe_links()
         Email.objects.bulk_create(
-            (_issue_email(issue, recipient, now) for recipient in recipients),
+            (_issue_email(issue, recipient, link, now) for recipient in recipients),
             batch_size=batch_size,
             ignore_conflicts=True,
         )
@@ -114,9 +115,9 @@ def issue_enqueue_batch(*, issue_id, batch_size=None, now=None):
     return len(recipients)
 
 
-def _issue_email(issue, recipient, now):
+def _issue_email(issue, recipient, unsubscribe_link, now):
     subscriber_id, address, first_name, nonce = recipient
-    link = unsubscribe_url(subscriber_id=subscriber_id, nonce=nonce)
+    link = unsubscribe_link(subscriber_id=subscriber_id, nonce=nonce)
     # queued_at equal to send_after: due and unclaimed, for the batch senders (see outbox.batch);
     # the sweep leaves it alone for its grace, since senders are on their way.
     return Email(

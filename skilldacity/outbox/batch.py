@@ -21,7 +21,7 @@ import logging
 from collections import Counter
 
 from django.core.mail import get_connection
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -84,51 +84,121 @@ def email_send_batch(*, email_ids):
     likely meet the same outage, each after a timeout, so they are released for a later claim.
     """
     email_ids = list(email_ids)
+    # The rows' content is read once for the batch; whether each is still pending is checked
+    # under its lock, right before it is sent.
+    emails = Email.objects.in_bulk(email_ids)
+    send_one = _send_one_postgresql if _can_use_raw_transactions() else _send_one
     outcomes = Counter()
-    connection = None
+    smtp = None
     try:
         for position, email_id in enumerate(email_ids):
-            outcome, connection = _send_one(email_id, connection)
+            email = emails.get(email_id)
+            outcome, smtp = send_one(email, smtp) if email is not None else ("skipped", smtp)
             outcomes[outcome] += 1
             if outcome == Email.Status.PENDING:
-                if connection is not None:
-                    _close_quietly(connection)
-                    connection = None
+                if smtp is not None:
+                    _close_quietly(smtp)
+                    smtp = None
                 outcomes["released"] = email_release(email_ids=email_ids[position + 1 :])
                 break
     finally:
-        if connection is not None:
-            _close_quietly(connection)
+        if smtp is not None:
+            _close_quietly(smtp)
     return outcomes
 
 
-def _send_one(email_id, connection):
-    """`email_send` for one row on a shared connection. Returns (outcome, connection)."""
+def _deliver(email, smtp):
+    """Build and send one message on `smtp`, opening it on first use. Returns (message, smtp)."""
+    message = build_message(email)
+    if smtp is None:
+        smtp = get_connection(fail_silently=False)
+        smtp.open()
+    if smtp.send_messages([message]) != 1:
+        raise RuntimeError("the e-mail backend reported that nothing was sent")
+    return message, smtp
+
+
+def _locked_attempts(email, now):
+    return (
+        Email.objects.select_for_update(skip_locked=True)
+        .filter(pk=email.pk, status=Email.Status.PENDING, send_after__lte=now + CLOCK_TOLERANCE)
+        .values_list("attempts", flat=True)
+        .first()
+    )
+
+
+def _send_one(email, smtp):
+    """`email_send` for one row on a shared connection. Returns (outcome, smtp)."""
     now = timezone.now()
     with transaction.atomic():
-        email = (
-            Email.objects.select_for_update(skip_locked=True)
-            .filter(pk=email_id, status=Email.Status.PENDING, send_after__lte=now + CLOCK_TOLERANCE)
-            .first()
-        )
-        if email is None:
-            return "skipped", connection
-        attempts = email.attempts + 1
+        attempts = _locked_attempts(email, now)
+        if attempts is None:
+            return "skipped", smtp
+        attempts += 1
         try:
-            message = build_message(email)
-            if connection is None:
-                connection = get_connection(fail_silently=False)
-                connection.open()
-            if connection.send_messages([message]) != 1:
-                raise RuntimeError("the e-mail backend reported that nothing was sent")
+            message, smtp = _deliver(email, smtp)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
-            return _record_failure(email, exc, attempts, now), connection
-        Email.objects.filter(pk=email.pk).update(
-            status=Email.Status.SENT,
-            attempts=attempts,
-            last_attempt_at=now,
-            sent_at=timezone.now(),
-            last_error="",
-            provider_message_id=_provider_message_id(message),
-        )
-        return Email.Status.SENT, connection
+            return _record_failure(email, exc, attempts, now), smtp
+        Email.objects.filter(pk=email.pk).update(**_sent_fields(attempts, now, message))
+    return Email.Status.SENT, smtp
+
+
+def _sent_fields(attempts, now, message):
+    return {
+        "status": Email.Status.SENT,
+        "attempts": attempts,
+        "last_attempt_at": now,
+        "sent_at": timezone.now(),
+        "last_error": "",
+        "provider_message_id": _provider_message_id(message),
+    }
+
+
+def _can_use_raw_transactions():
+    connection = connections["default"]
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+# The same protocol as `_send_one` in two round trips instead of four: BEGIN rides with the lock
+# and COMMIT with the outcome. The commit does not wait for the disk (synchronous_commit off):
+# the row lock already orders senders, and what a crash of the database server itself (not of a
+# worker) could lose is the last fraction of a second of "sent" marks, which would be sent again
+# with the same Message-ID, the window `email_send` already has between "250" and COMMIT.
+_LOCK_SQL = (
+    "BEGIN; SET LOCAL synchronous_commit TO OFF; "
+    "SELECT attempts FROM outbox_email WHERE id = %s AND status = 'pending' AND send_after <= %s "
+    "FOR UPDATE SKIP LOCKED"
+)
+_SENT_SQL = (
+    "UPDATE outbox_email SET status = %s, attempts = %s, last_attempt_at = %s, sent_at = %s, "
+    "last_error = %s, provider_message_id = %s WHERE id = %s; COMMIT"
+)
+
+
+def _send_one_postgresql(email, smtp):
+    now = timezone.now()
+    with connections["default"].cursor() as cursor:
+        try:
+            cursor.execute(_LOCK_SQL, [email.pk, now + CLOCK_TOLERANCE])
+            row = cursor.fetchone()
+            if row is None:
+                cursor.execute("ROLLBACK")
+                return "skipped", smtp
+            attempts = row[0] + 1
+            try:
+                message, smtp = _deliver(email, smtp)
+            except Exception as exc:  # noqa: BLE001 - recorded below, under a fresh lock
+                cursor.execute("ROLLBACK")
+                failure = exc
+            else:
+                fields = _sent_fields(attempts, now, message)
+                cursor.execute(_SENT_SQL, [*fields.values(), email.pk])
+                return Email.Status.SENT, smtp
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+    with transaction.atomic():
+        # Another sender may have taken the row since the ROLLBACK: then it is theirs.
+        if _locked_attempts(email, now) is None:
+            return "skipped", smtp
+        return _record_failure(email, failure, attempts, now), smtp

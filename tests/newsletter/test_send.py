@@ -279,3 +279,17 @@ def test_e_mails_nobody_is_sending_get_senders_again(audience, smtp):
     resume_stalled_sends()
     assert len(smtp["inbox"]) == 5
     assert services.unsent_issues() == []
+
+
+def test_links_made_in_bulk_are_the_links_made_one_by_one(settings, monkeypatch):
+    from django.core import signing
+
+    from newsletter.services.links import unsubscribe_links
+
+    settings.SITE_URL = "https://skilldacity.example"
+    monkeypatch.setattr(signing.time, "time", lambda: 1_800_000_000)  # one timestamp for both
+
+    link = unsubscribe_links()
+    assert link(subscriber_id=7, nonce="abc") == services.unsubscribe_url(
+        subscriber_id=7, nonce="abc"
+    )
