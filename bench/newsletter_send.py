@@ -179,6 +179,19 @@ def baseline_smtp(issue, seconds, *, reuse):
     return rate
 
 
+def smtp_child(env, issue_id, *, reuse):
+    """The SMTP baseline from a process of its own, as a worker is: the sink lives in this one."""
+    child = subprocess.run(
+        [sys.executable, __file__, "--smtp-child", str(issue_id), *(["--reuse"] if reuse else [])],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return float(next(line for line in child.stdout.splitlines() if line.startswith("RESULT"))[7:])
+
+
 def start_worker(env, name):
     return subprocess.Popen(
         [
@@ -272,7 +285,10 @@ def full_run(env, sink, worker_count, timeout):
         samples.append((sink.count, [process_rss_mb(w.pid) for w in workers]))
         time.sleep(2)  # a duplicate would show up here
         delivered = sink.count
-        progress = services.issue_progress(Issue.objects.get(pk=issue.pk))
+        issue = Issue.objects.get(pk=issue.pk)
+        progress_started = time.perf_counter()
+        progress = services.issue_progress(issue)
+        progress["ms"] = (time.perf_counter() - progress_started) * 1000
     finally:
         stop_workers(workers)
     return elapsed, delivered, total, samples, progress
@@ -291,9 +307,17 @@ def main():
     parser.add_argument("--workers", type=int, default=4, help="worker processes for the full run")
     parser.add_argument("--full-timeout", type=float, default=900)
     parser.add_argument("--enqueue-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--smtp-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--reuse", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.enqueue_child:
         return enqueue_child(args.enqueue_child, args.enqueue_sample)
+    if args.smtp_child:
+        setup_django({})
+        from newsletter.models import Issue
+
+        issue = Issue.objects.get(pk=args.smtp_child)
+        return print(f"RESULT {baseline_smtp(issue, seconds=5, reuse=args.reuse)}", flush=True)
 
     db_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     ensure_database(db_url)
@@ -310,6 +334,12 @@ def main():
         "EMAIL_PORT": str(smtp_port),
         "SITE_URL": "https://skilldacity.example",
         "LOG_LEVEL": "WARNING",
+        # As in production: with DEBUG on, every process keeps a log of its SQL (each batch
+        # INSERT's text included), which is not the memory being measured.
+        "DJANGO_DEBUG": "0",
+        "SECRET_KEY": "bench-only-" + "k3y" * 20,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
     }
     redis = subprocess.Popen(
         [
@@ -368,8 +398,8 @@ def main():
             float(v) for v in result.split()[1:]
         )
 
-        smtp_reused = baseline_smtp(issue, seconds=5, reuse=True)
-        smtp_per_message = baseline_smtp(issue, seconds=5, reuse=False)
+        smtp_reused = smtp_child(env, issue.pk, reuse=True)
+        smtp_per_message = smtp_child(env, issue.pk, reuse=False)
 
         print(f"one worker sending for {args.send_seconds:.0f} s…", file=sys.stderr)
         send_rate, sent, worker_peak = one_worker_rate(env, sink, args.send_seconds)
@@ -421,6 +451,7 @@ def main():
         f"{full_s:.0f} s ({delivered / full_s:.0f} e-mails/s; target: all in under 300 s); "
         f"outbox says {progress['sent']} sent, {progress['failed']} failed"
     )
+    print(f"  the admin's progress for that issue:  {progress['ms']:.0f} ms (one grouped count)")
     for count, rss in samples:
         sizes = ", ".join(f"{m:.0f}" for m in rss)
         print(f"  worker RSS at {count:>7} delivered: {sizes} MB")

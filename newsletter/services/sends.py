@@ -163,12 +163,13 @@ def send_rate(issue):
     return int(getattr(settings, "NEWSLETTER_SEND_RATE_PER_MINUTE", 0))
 
 
-def issue_claim(*, issue_id, now=None):
+def issue_claim(*, issue_id, after_id=None, now=None):
     """Reserve the next batch of this issue's queued e-mails for one sender, within its rate.
 
     Returns (email ids, seconds to wait): with a rate set, claims are counted per one-minute
     window on the issue row, which every sender locks for its claim, so the limit holds across
-    all workers; a full window answers no ids and the seconds until it ends.
+    all workers; a full window answers no ids and the seconds until it ends. `after_id`: the
+    sender's position (see `email_claim_batch`); past the end, the stragglers are claimed.
     """
     now = now or timezone.now()
     rate_fields = ["send_rate_per_minute", "rate_window_started_at", "rate_window_claimed"]
@@ -177,7 +178,7 @@ def issue_claim(*, issue_id, now=None):
         return [], 0
     prefix = issue.email_key_prefix
     if not send_rate(issue):
-        return email_claim_batch(key_prefix=prefix, limit=claim_size(), now=now), 0
+        return _claim(prefix, claim_size(), after_id, now), 0
     with transaction.atomic():
         issue = Issue.objects.select_for_update().only(*rate_fields).get(pk=issue_id)
         window_start = issue.rate_window_started_at
@@ -187,10 +188,17 @@ def issue_claim(*, issue_id, now=None):
         if allowance <= 0:
             wait = issue.rate_window_started_at + RATE_WINDOW - now
             return [], max(wait.total_seconds(), 0.1)
-        email_ids = email_claim_batch(key_prefix=prefix, limit=allowance, now=now)
+        email_ids = _claim(prefix, allowance, after_id, now)
         issue.rate_window_claimed += len(email_ids)
         issue.save(update_fields=["rate_window_started_at", "rate_window_claimed"])
     return email_ids, 0
+
+
+def _claim(prefix, limit, after_id, now):
+    email_ids = email_claim_batch(key_prefix=prefix, limit=limit, now=now, after_id=after_id)
+    if not email_ids and after_id:
+        email_ids = email_claim_batch(key_prefix=prefix, limit=limit, now=now)
+    return email_ids
 
 
 def issue_send(*, issue_id, seconds=None):
@@ -203,12 +211,14 @@ def issue_send(*, issue_id, seconds=None):
     if seconds is None:
         seconds = getattr(settings, "NEWSLETTER_SEND_TASK_SECONDS", 20)
     deadline = time.monotonic() + seconds
+    position = None
     while True:
-        email_ids, wait = issue_claim(issue_id=issue_id)
+        email_ids, wait = issue_claim(issue_id=issue_id, after_id=position)
         if wait:
             return wait
         if not email_ids:
             return None
+        position = max(email_ids)
         outcomes = email_send_batch(email_ids=email_ids)
         if outcomes[Email.Status.PENDING]:
             return None

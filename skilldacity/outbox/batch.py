@@ -47,22 +47,27 @@ def email_unclaimed_exists(*, key_prefix, now=None):
     return Email.objects.due(now).filter(_unclaimed(), key__startswith=key_prefix).exists()
 
 
-def email_claim_batch(*, key_prefix, limit, now=None):
+def email_claim_batch(*, key_prefix, limit, now=None, after_id=None):
     """Reserve up to `limit` due, unclaimed pending rows whose key starts with `key_prefix`.
-    Returns their ids. Rows another transaction has locked are skipped, not waited for."""
+    Returns their ids. Rows another transaction has locked are skipped, not waited for.
+
+    `after_id`: only rows with a greater id, in id order. A sender that passes the largest id of
+    its previous claim walks the primary key from there, instead of filtering every pending row
+    of the campaign on each claim; without it, any unclaimed rows are taken (the stragglers a
+    sender left behind: released after an outage, or claimed by a killed one).
+    """
     now = now or timezone.now()
     if limit <= 0:
         return []
+    rows = (
+        Email.objects.due(now)
+        .filter(key__startswith=key_prefix)
+        .filter(_unclaimed() | Q(queued_at__lte=now - sweep_grace()))
+    )
+    rows = rows.filter(pk__gt=after_id).order_by("pk") if after_id else rows.order_by()
     with transaction.atomic():
         email_ids = list(
-            Email.objects.due(now)
-            .filter(key__startswith=key_prefix)
-            .filter(_unclaimed() | Q(queued_at__lte=now - sweep_grace()))
-            # The (status, send_after) index walks only pending rows; ordering by id would walk
-            # the issue's sent rows too, on every claim.
-            .order_by("send_after")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)[:limit]
+            rows.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit]
         )
         Email.objects.filter(pk__in=email_ids).update(queued_at=now)
     return email_ids
@@ -87,7 +92,7 @@ def email_send_batch(*, email_ids):
     # The rows' content is read once for the batch; whether each is still pending is checked
     # under its lock, right before it is sent.
     emails = Email.objects.in_bulk(email_ids)
-    send_one = _send_one_postgresql if _can_use_raw_transactions() else _send_one
+    send_one = _PipelinedSender() if _can_use_raw_transactions() else _send_one
     outcomes = Counter()
     smtp = None
     try:
@@ -102,8 +107,12 @@ def email_send_batch(*, email_ids):
                 outcomes["released"] = email_release(email_ids=email_ids[position + 1 :])
                 break
     finally:
-        if smtp is not None:
-            _close_quietly(smtp)
+        try:
+            if send_one is not _send_one:
+                send_one.close()  # the last "sent" mark commits before the QUIT below
+        finally:
+            if smtp is not None:
+                _close_quietly(smtp)
     return outcomes
 
 
@@ -159,11 +168,12 @@ def _can_use_raw_transactions():
     return connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
-# The same protocol as `_send_one` in two round trips instead of four: BEGIN rides with the lock
-# and COMMIT with the outcome. The commit does not wait for the disk (synchronous_commit off):
-# the row lock already orders senders, and what a crash of the database server itself (not of a
-# worker) could lose is the last fraction of a second of "sent" marks, which would be sent again
-# with the same Message-ID, the window `email_send` already has between "250" and COMMIT.
+# The same protocol as `_send_one` in one round trip per message instead of four: right after the
+# server's "250", one statement marks the row sent, commits, and begins the next row's transaction
+# with its lock. The commit does not wait for the disk (synchronous_commit off): the row lock
+# already orders senders, and what a crash of the database server itself (not of a worker) could
+# lose is the last fraction of a second of "sent" marks, sent again with the same Message-ID: the
+# window `email_send` already has between "250" and COMMIT.
 _LOCK_SQL = (
     "BEGIN; SET LOCAL synchronous_commit TO OFF; "
     "SELECT attempts FROM outbox_email WHERE id = %s AND status = 'pending' AND send_after <= %s "
@@ -171,34 +181,60 @@ _LOCK_SQL = (
 )
 _SENT_SQL = (
     "UPDATE outbox_email SET status = %s, attempts = %s, last_attempt_at = %s, sent_at = %s, "
-    "last_error = %s, provider_message_id = %s WHERE id = %s; COMMIT"
+    "last_error = %s, provider_message_id = %s WHERE id = %s; COMMIT; "
 )
 
 
-def _send_one_postgresql(email, smtp):
-    now = timezone.now()
-    with connections["default"].cursor() as cursor:
+class _PipelinedSender:
+    """`_send_one` on PostgreSQL, each row's outcome committed together with the next row's lock."""
+
+    def __init__(self):
+        self.cursor = connections["default"].cursor()
+        self.finish, self.finish_params = "", []
+
+    def __call__(self, email, smtp):
+        now = timezone.now()
         try:
-            cursor.execute(_LOCK_SQL, [email.pk, now + CLOCK_TOLERANCE])
-            row = cursor.fetchone()
+            self.cursor.execute(
+                self.finish + _LOCK_SQL, [*self.finish_params, email.pk, now + CLOCK_TOLERANCE]
+            )
+            self.finish, self.finish_params = "", []
+            row = self.cursor.fetchone()
             if row is None:
-                cursor.execute("ROLLBACK")
+                self.finish = "ROLLBACK; "
                 return "skipped", smtp
             attempts = row[0] + 1
             try:
                 message, smtp = _deliver(email, smtp)
             except Exception as exc:  # noqa: BLE001 - recorded below, under a fresh lock
-                cursor.execute("ROLLBACK")
+                self.cursor.execute("ROLLBACK")
                 failure = exc
             else:
-                fields = _sent_fields(attempts, now, message)
-                cursor.execute(_SENT_SQL, [*fields.values(), email.pk])
+                self.finish = _SENT_SQL
+                self.finish_params = [*_sent_fields(attempts, now, message).values(), email.pk]
                 return Email.Status.SENT, smtp
         except BaseException:
-            cursor.execute("ROLLBACK")
+            self._abort()
             raise
-    with transaction.atomic():
-        # Another sender may have taken the row since the ROLLBACK: then it is theirs.
-        if _locked_attempts(email, now) is None:
-            return "skipped", smtp
-        return _record_failure(email, failure, attempts, now), smtp
+        with transaction.atomic():
+            # Another sender may have taken the row since the ROLLBACK: then it is theirs.
+            if _locked_attempts(email, now) is None:
+                return "skipped", smtp
+            return _record_failure(email, failure, attempts, now), smtp
+
+    def close(self):
+        try:
+            if self.finish:
+                self.cursor.execute(self.finish, self.finish_params)
+        except BaseException:
+            self._abort()
+            raise
+        finally:
+            self.finish, self.finish_params = "", []
+            self.cursor.close()
+
+    def _abort(self):
+        try:
+            self.cursor.execute("ROLLBACK")
+        except Exception:  # noqa: BLE001 - the connection is gone; PostgreSQL rolls back itself
+            logger.warning("Rolling back a batch send failed", exc_info=True)
