@@ -85,6 +85,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         "created_at",
         "confirmed_at",
         "unsubscribed_at",
+        "undeliverable_reason",
     ]
     exclude = ["token_nonce"]
 
@@ -190,6 +191,7 @@ class IssueAdmin(admin.ModelAdmin):
         "subject",
         "body",
         "featured_articles",
+        "send_rate_per_minute",
         "status",
         "progress_display",
         "send_started_at",
@@ -206,7 +208,14 @@ class IssueAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+            return super().save_model(request, obj, form, change)
+        # While it is sent, the workers write the issue's position and rate window on this row:
+        # a full save of what this form loaded would put them back.
+        concrete = {field.name for field in obj._meta.concrete_fields}
+        changed = [name for name in form.changed_data if name in concrete]
+        if changed:
+            obj.save(update_fields=[*changed, "updated_at"])
+        return None
 
     def has_delete_permission(self, request, obj=None):
         # A sent issue is a record of what people received; only drafts may go.

@@ -6,6 +6,9 @@ class NewsletterConfig(AppConfig):
     verbose_name = "Newsletter"
 
     def ready(self):
-        from . import quarantine
+        from . import (
+            quarantine,
+            webhooks,  # noqa: F401 - connects the bounce and complaint receiver
+        )
 
         quarantine.register()

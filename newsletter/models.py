@@ -11,6 +11,9 @@ class Subscriber(models.Model):
         PENDING = "pending", "Pending confirmation"
         CONFIRMED = "confirmed", "Confirmed"
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        # Reported by the e-mail provider: sends skip the address from then on.
+        BOUNCED = "bounced", "Bounced (undeliverable)"
+        COMPLAINED = "complained", "Marked as spam"
 
     class Source(models.TextChoices):
         FOOTER = "footer", "Site footer"
@@ -60,6 +63,15 @@ class Subscriber(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    undeliverable_reason = models.CharField(
+        max_length=255,
+        blank=True,
+        # A database default too, so rows written by raw SQL (or code older than this field)
+        # still insert.
+        db_default="",
+        default="",
+        help_text="What the e-mail provider reported, if it did.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -203,6 +215,15 @@ class Issue(models.Model):
         default=0, help_text="Subscriber id up to which e-mails are queued; a resume starts here."
     )
     enqueue_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    send_rate_per_minute = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="At most this many e-mails a minute, across all workers (your e-mail "
+        "provider's sending limit). Empty: the site-wide NEWSLETTER_SEND_RATE_PER_MINUTE; 0: no "
+        "limit.",
+    )
+    rate_window_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    rate_window_claimed = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, webhooks
 
 app_name = "newsletter"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("api/codes/check/", views.api_code_check, name="api_code_check"),
     path("api/codes/redeem/", views.api_code_redeem, name="api_code_redeem"),
+    path("webhooks/<slug:esp>/tracking/", webhooks.tracking_webhook, name="tracking_webhook"),
 ]

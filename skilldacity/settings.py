@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "csp",
+    "anymail",
     "skilldacity",
     "skilldacity.outbox",
     "skilldacity.quarantine",
@@ -232,6 +233,15 @@ OUTBOX_SWEEP_INTERVAL_SECONDS = float(os.environ.get("OUTBOX_SWEEP_INTERVAL_SECO
 OUTBOX_SWEEP_GRACE_SECONDS = float(os.environ.get("OUTBOX_SWEEP_GRACE_SECONDS", "120"))
 # After a failed publish, a process leaves new e-mails to the sweep for this long.
 OUTBOX_PUBLISH_PAUSE_SECONDS = float(os.environ.get("OUTBOX_PUBLISH_PAUSE_SECONDS", "10"))
+
+# Newsletter sends: e-mails a minute across all workers when an issue sets no rate of its own
+# (0: no limit). Staff set an issue's own rate in the admin.
+NEWSLETTER_SEND_RATE_PER_MINUTE = int(os.environ.get("NEWSLETTER_SEND_RATE_PER_MINUTE", "0"))
+
+# Bounce and complaint webhooks (newsletter/webhooks.py): anymail's HTTP basic-auth secret,
+# "user:password", given to the e-mail provider inside the webhook URL. Unset: the webhooks answer
+# 404 rather than accept unauthenticated reports.
+ANYMAIL = {"WEBHOOK_SECRET": os.environ.get("ANYMAIL_WEBHOOK_SECRET", "")}
 
 # --- Celery --------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)

@@ -127,3 +127,30 @@ def test_codes_filter_by_status(staff_client):
         content = staff_client.get("/admin/newsletter/discountcode/", {"state": state}).content
         shown = {c.code for c in (active, used, lapsed) if c.code in content.decode()}
         assert shown == {expected.code}, state
+
+
+def test_staff_slow_a_send_down_to_their_providers_limit_even_while_it_runs(
+    staff_client, monkeypatch
+):
+    issue = IssueFactory()
+    services.issue_start_send(issue_id=issue.pk)
+    page = staff_client.get(f"/admin/newsletter/issue/{issue.pk}/change/").content.decode()
+    assert 'name="send_rate_per_minute"' in page
+    from newsletter.admin import IssueAdmin
+
+    loaded = IssueAdmin.get_object
+
+    def load_then_workers_move_on(self, *args, **kwargs):
+        issue = loaded(self, *args, **kwargs)
+        Issue.objects.update(enqueued_through_id=41, rate_window_claimed=7)
+        return issue
+
+    monkeypatch.setattr(IssueAdmin, "get_object", load_then_workers_move_on)
+    staff_client.post(
+        f"/admin/newsletter/issue/{issue.pk}/change/", {"send_rate_per_minute": "600"}
+    )
+    issue = Issue.objects.get()
+    assert issue.send_rate_per_minute == 600
+    # The form's copy of the row does not put the send's own progress back.
+    assert (issue.enqueued_through_id, issue.rate_window_claimed) == (41, 7)
+    assert issue.status == Issue.Status.SENDING

@@ -31,7 +31,7 @@ def test_a_colliding_code_is_drawn_again(monkeypatch):
     """The database's unique index, not a prior SELECT, decides: a collision draws again."""
     first = services.code_issue(subscriber=SubscriberFactory())
     draws = iter([first.code, first.code, "SKILL-2345-6789"])
-    monkeypatch.setattr(services, "generate_code", lambda: next(draws))
+    monkeypatch.setattr(services.codes, "generate_code", lambda: next(draws))
 
     second = services.code_issue(subscriber=SubscriberFactory())
 

@@ -158,3 +158,138 @@ def test_the_send_command_queues_everything_and_reports(audience, capsys):
     assert "queued 5 / 5" in err
     assert f"Issue {issue.pk}: 5 e-mails queued" in out
     assert Issue.objects.get().status == Issue.Status.SENT
+
+
+def test_queueing_takes_the_same_statements_for_five_or_fifty_recipients(settings):
+    """One INSERT per batch, not one per recipient."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.NEWSLETTER_SEND_BATCH_SIZE = 1000
+    statements = []
+    for size in (5, 50):
+        Subscriber.objects.all().delete()
+        SubscriberFactory.create_batch(size)
+        issue = IssueFactory()
+        services.issue_start_send(issue_id=issue.pk)
+        with CaptureQueriesContext(connection) as queries:
+            assert services.issue_enqueue_batch(issue_id=issue.pk) == size
+        statements.append(len(queries))
+        assert Email.objects.filter(key__startswith=issue.email_key_prefix).count() == size
+    assert statements[0] == statements[1]
+
+
+class FakeSMTP:
+    """A connection of the SMTP backend's shape that records messages, and can break."""
+
+    opened = 0
+
+    def __init__(self, inbox, fail_at=None):
+        self.inbox, self.fail_at = inbox, fail_at
+
+    def open(self):
+        FakeSMTP.opened += 1
+        return True
+
+    def close(self):
+        pass
+
+    def send_messages(self, messages):
+        import smtplib
+
+        if self.fail_at is not None and len(self.inbox) >= self.fail_at:
+            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        self.inbox.extend(messages)
+        return len(messages)
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    from skilldacity.outbox import batch
+
+    state = {"inbox": [], "fail_at": None}
+    FakeSMTP.opened = 0
+    monkeypatch.setattr(
+        batch, "get_connection", lambda **kw: FakeSMTP(state["inbox"], state["fail_at"])
+    )
+    return state
+
+
+def test_a_batch_of_e_mails_goes_out_over_one_smtp_connection(audience, smtp):
+    issue = IssueFactory()
+    services.issue_start_send(issue_id=issue.pk)
+    services.issue_enqueue(issue_id=issue.pk)
+    assert services.issue_send(issue_id=issue.pk) is None
+    assert sorted(m.to[0] for m in smtp["inbox"]) == sorted(s.email for s in audience)
+    assert FakeSMTP.opened == 1
+    assert services.issue_progress(Issue.objects.get())["sent"] == 5
+
+
+def test_an_smtp_outage_mid_batch_loses_and_doubles_nothing(audience, smtp):
+    """The server goes away after two messages: the third is retried with backoff, the rest go
+    back to the queue, and once the server is back everyone has exactly one copy."""
+    issue = IssueFactory()
+    services.issue_start_send(issue_id=issue.pk)
+    services.issue_enqueue(issue_id=issue.pk)
+    smtp["fail_at"] = 2
+    assert services.issue_send(issue_id=issue.pk) is None
+    assert len(smtp["inbox"]) == 2
+    rows = Email.objects.filter(key__startswith=issue.email_key_prefix)
+    assert rows.filter(status=Email.Status.SENT).count() == 2
+    failed = rows.get(attempts=1, status=Email.Status.PENDING)
+    assert "SMTPServerDisconnected" in failed.last_error
+    assert failed.send_after > timezone.now()  # backoff
+
+    smtp["fail_at"] = None
+    services.issue_send(issue_id=issue.pk)  # the released rest
+    Email.objects.filter(pk=failed.pk).update(send_after=timezone.now(), queued_at=None)
+    services.issue_send(issue_id=issue.pk)  # the retried one, once due
+    assert sorted(m.to[0] for m in smtp["inbox"]) == sorted(s.email for s in audience)
+    assert rows.filter(status=Email.Status.SENT).count() == 5
+
+
+def test_the_sending_rate_staff_set_holds(audience, smtp):
+    issue = IssueFactory(send_rate_per_minute=3)
+    services.issue_start_send(issue_id=issue.pk)
+    services.issue_enqueue(issue_id=issue.pk)
+    wait = services.issue_send(issue_id=issue.pk)
+    assert len(smtp["inbox"]) == 3
+    assert 0 < wait <= 60
+    # A minute later the next window lets the other two through.
+    Issue.objects.update(rate_window_started_at=timezone.now() - timezone.timedelta(seconds=61))
+    assert services.issue_send(issue_id=issue.pk) is None
+    assert sorted(m.to[0] for m in smtp["inbox"]) == sorted(s.email for s in audience)
+
+
+def test_the_site_wide_rate_applies_when_the_issue_has_none(audience, smtp, settings):
+    settings.NEWSLETTER_SEND_RATE_PER_MINUTE = 2
+    issue = IssueFactory()
+    services.issue_start_send(issue_id=issue.pk)
+    services.issue_enqueue(issue_id=issue.pk)
+    assert services.issue_send(issue_id=issue.pk) > 0
+    assert len(smtp["inbox"]) == 2
+
+
+def test_e_mails_nobody_is_sending_get_senders_again(audience, smtp):
+    """A sender task lost with the broker: the periodic task finds the unclaimed e-mails."""
+    issue = IssueFactory()
+    services.issue_start_send(issue_id=issue.pk)
+    services.issue_enqueue(issue_id=issue.pk)  # on_commit not run: no sender was asked for
+    assert services.unsent_issues() == [issue.pk]
+    resume_stalled_sends()
+    assert len(smtp["inbox"]) == 5
+    assert services.unsent_issues() == []
+
+
+def test_links_made_in_bulk_are_the_links_made_one_by_one(settings, monkeypatch):
+    from django.core import signing
+
+    from newsletter.services.links import unsubscribe_links
+
+    settings.SITE_URL = "https://skilldacity.example"
+    monkeypatch.setattr(signing.time, "time", lambda: 1_800_000_000)  # one timestamp for both
+
+    link = unsubscribe_links()
+    assert link(subscriber_id=7, nonce="abc") == services.unsubscribe_url(
+        subscriber_id=7, nonce="abc"
+    )

@@ -1,0 +1,240 @@
+"""Sending many outbox rows over one SMTP connection, for campaigns.
+
+A task and an SMTP connection per e-mail cost more than the e-mail itself when 100,000 go out at
+once. Here a sender claims a batch of rows and sends them over one connection, but each message
+still follows `email_send`'s protocol: its own transaction holds that row's lock from the check
+that it is still pending until "sent" is written right after the server's "250". So the batch
+changes the cost, not the guarantee: a killed sender loses at most the one message in flight
+(exactly as `email_send` does), and two senders, or a sender and the sweep's single-row tasks,
+never send one row twice.
+
+The claim itself is only a reservation: it stamps `queued_at` (the outbox's "a task has it"
+mark), so other batch senders and the sweep leave those rows alone for the sweep grace. A killed
+sender's unsent rows are free again once that grace has passed.
+
+A row counts as unclaimed while its `queued_at` is not after its `send_after`: rows written for a
+batch sender carry the two equal, a claim moves `queued_at` on, and a retry after a temporary
+failure sets both to the retry time again.
+"""
+
+import logging
+from collections import Counter
+
+from django.core.mail import get_connection
+from django.db import connections, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .models import Email
+from .services import (
+    CLOCK_TOLERANCE,
+    _close_quietly,
+    _provider_message_id,
+    _record_failure,
+    build_message,
+    sweep_grace,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _unclaimed():
+    return Q(queued_at__isnull=True) | Q(queued_at__lte=F("send_after"))
+
+
+def email_unclaimed_exists(*, key_prefix, now=None):
+    """Is any due row with this key prefix waiting for a batch sender?"""
+    return Email.objects.due(now).filter(_unclaimed(), key__startswith=key_prefix).exists()
+
+
+def email_claim_batch(*, key_prefix, limit, now=None, after_id=None):
+    """Reserve up to `limit` due, unclaimed pending rows whose key starts with `key_prefix`.
+    Returns their ids. Rows another transaction has locked are skipped, not waited for.
+
+    `after_id`: only rows with a greater id, in id order. A sender that passes the largest id of
+    its previous claim walks the primary key from there, instead of filtering every pending row
+    of the campaign on each claim; without it, any unclaimed rows are taken (the stragglers a
+    sender left behind: released after an outage, or claimed by a killed one).
+    """
+    now = now or timezone.now()
+    if limit <= 0:
+        return []
+    rows = (
+        Email.objects.due(now)
+        .filter(key__startswith=key_prefix)
+        .filter(_unclaimed() | Q(queued_at__lte=now - sweep_grace()))
+    )
+    rows = rows.filter(pk__gt=after_id).order_by("pk") if after_id else rows.order_by()
+    with transaction.atomic():
+        email_ids = list(
+            rows.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit]
+        )
+        Email.objects.filter(pk__in=email_ids).update(queued_at=now)
+    return email_ids
+
+
+def email_release(*, email_ids):
+    """Hand rows a sender claimed but will not send back to the next claim."""
+    return Email.objects.filter(pk__in=list(email_ids), status=Email.Status.PENDING).update(
+        queued_at=F("send_after")
+    )
+
+
+def email_send_batch(*, email_ids):
+    """Send these rows over one SMTP connection. Returns a Counter of outcomes: sent, failed,
+    pending (a temporary failure, retried with backoff), skipped (not due or not pending any
+    more, or another sender holds it) and released.
+
+    A temporary failure (server gone, refused, timed out) ends the batch: the rest would most
+    likely meet the same outage, each after a timeout, so they are released for a later claim.
+    """
+    email_ids = list(email_ids)
+    # The rows' content is read once for the batch; whether each is still pending is checked
+    # under its lock, right before it is sent.
+    emails = Email.objects.in_bulk(email_ids)
+    send_one = _PipelinedSender() if _can_use_raw_transactions() else _send_one
+    outcomes = Counter()
+    smtp = None
+    try:
+        for position, email_id in enumerate(email_ids):
+            email = emails.get(email_id)
+            outcome, smtp = send_one(email, smtp) if email is not None else ("skipped", smtp)
+            outcomes[outcome] += 1
+            if outcome == Email.Status.PENDING:
+                if smtp is not None:
+                    _close_quietly(smtp)
+                    smtp = None
+                outcomes["released"] = email_release(email_ids=email_ids[position + 1 :])
+                break
+    finally:
+        try:
+            if send_one is not _send_one:
+                send_one.close()  # the last "sent" mark commits before the QUIT below
+        finally:
+            if smtp is not None:
+                _close_quietly(smtp)
+    return outcomes
+
+
+def _deliver(email, smtp):
+    """Build and send one message on `smtp`, opening it on first use. Returns (message, smtp)."""
+    message = build_message(email)
+    if smtp is None:
+        smtp = get_connection(fail_silently=False)
+        smtp.open()
+    if smtp.send_messages([message]) != 1:
+        raise RuntimeError("the e-mail backend reported that nothing was sent")
+    return message, smtp
+
+
+def _locked_attempts(email, now):
+    return (
+        Email.objects.select_for_update(skip_locked=True)
+        .filter(pk=email.pk, status=Email.Status.PENDING, send_after__lte=now + CLOCK_TOLERANCE)
+        .values_list("attempts", flat=True)
+        .first()
+    )
+
+
+def _send_one(email, smtp):
+    """`email_send` for one row on a shared connection. Returns (outcome, smtp)."""
+    now = timezone.now()
+    with transaction.atomic():
+        attempts = _locked_attempts(email, now)
+        if attempts is None:
+            return "skipped", smtp
+        attempts += 1
+        try:
+            message, smtp = _deliver(email, smtp)
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
+            return _record_failure(email, exc, attempts, now), smtp
+        Email.objects.filter(pk=email.pk).update(**_sent_fields(attempts, now, message))
+    return Email.Status.SENT, smtp
+
+
+def _sent_fields(attempts, now, message):
+    return {
+        "status": Email.Status.SENT,
+        "attempts": attempts,
+        "last_attempt_at": now,
+        "sent_at": timezone.now(),
+        "last_error": "",
+        "provider_message_id": _provider_message_id(message),
+    }
+
+
+def _can_use_raw_transactions():
+    connection = connections["default"]
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+# The same protocol as `_send_one` in one round trip per message instead of four: right after the
+# server's "250", one statement marks the row sent, commits, and begins the next row's transaction
+# with its lock. The commit does not wait for the disk (synchronous_commit off): the row lock
+# already orders senders, and what a crash of the database server itself (not of a worker) could
+# lose is the last fraction of a second of "sent" marks, sent again with the same Message-ID: the
+# window `email_send` already has between "250" and COMMIT.
+_LOCK_SQL = (
+    "BEGIN; SET LOCAL synchronous_commit TO OFF; "
+    "SELECT attempts FROM outbox_email WHERE id = %s AND status = 'pending' AND send_after <= %s "
+    "FOR UPDATE SKIP LOCKED"
+)
+_SENT_SQL = (
+    "UPDATE outbox_email SET status = %s, attempts = %s, last_attempt_at = %s, sent_at = %s, "
+    "last_error = %s, provider_message_id = %s WHERE id = %s; COMMIT; "
+)
+
+
+class _PipelinedSender:
+    """`_send_one` on PostgreSQL, each row's outcome committed together with the next row's lock."""
+
+    def __init__(self):
+        self.cursor = connections["default"].cursor()
+        self.finish, self.finish_params = "", []
+
+    def __call__(self, email, smtp):
+        now = timezone.now()
+        try:
+            self.cursor.execute(
+                self.finish + _LOCK_SQL, [*self.finish_params, email.pk, now + CLOCK_TOLERANCE]
+            )
+            self.finish, self.finish_params = "", []
+            row = self.cursor.fetchone()
+            if row is None:
+                self.finish = "ROLLBACK; "
+                return "skipped", smtp
+            attempts = row[0] + 1
+            try:
+                message, smtp = _deliver(email, smtp)
+            except Exception as exc:  # noqa: BLE001 - recorded below, under a fresh lock
+                self.cursor.execute("ROLLBACK")
+                failure = exc
+            else:
+                self.finish = _SENT_SQL
+                self.finish_params = [*_sent_fields(attempts, now, message).values(), email.pk]
+                return Email.Status.SENT, smtp
+        except BaseException:
+            self._abort()
+            raise
+        with transaction.atomic():
+            # Another sender may have taken the row since the ROLLBACK: then it is theirs.
+            if _locked_attempts(email, now) is None:
+                return "skipped", smtp
+            return _record_failure(email, failure, attempts, now), smtp
+
+    def close(self):
+        try:
+            if self.finish:
+                self.cursor.execute(self.finish, self.finish_params)
+        except BaseException:
+            self._abort()
+            raise
+        finally:
+            self.finish, self.finish_params = "", []
+            self.cursor.close()
+
+    def _abort(self):
+        try:
+            self.cursor.execute("ROLLBACK")
+        except Exception:  # noqa: BLE001 - the connection is gone; PostgreSQL rolls back itself
+            logger.warning("Rolling back a batch send failed", exc_info=True)
