@@ -1,0 +1,84 @@
+"""axe-core in Chromium: no WCAG 2.2 AA violation (colour contrast included) on any public page, at
+phone and desktop widths, nor on the admin pages staff work in every day."""
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.core.management import call_command
+from django.test import Client
+
+from articles.models import Article
+from bench.drills.urlwalk import html_pages
+from leads.models import Lead
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+
+
+def violations(page):
+    """Readable lines, one per failing element, for the assertion message."""
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_22_AA}})
+    lines = []
+    for violation in results.response["violations"]:
+        for node in violation["nodes"]:
+            lines.append(
+                f"{page.url}: {violation['id']} ({violation['impact']}) {node['target']}: "
+                + node.get("failureSummary", "").replace("\n", " ")
+            )
+    return lines
+
+
+def public_paths():
+    client = Client()
+
+    def get(path):
+        response = client.get(path)
+        content_type = response.get("Content-Type", "")
+        body = response.content.decode() if content_type.startswith("text/html") else ""
+        return response.status_code, content_type, body
+
+    return list(html_pages(get, start=["/news/?q=machine+learning"]))
+
+
+def test_every_public_page_passes_axe_at_phone_and_desktop_widths(live_server, new_context):
+    call_command("seed_demo")
+    paths = public_paths() + ["/contact/?invalid", "/quote/?invalid"]
+    found = []
+    for viewport in (PHONE, DESKTOP):
+        page = new_context(viewport=viewport).new_page()
+        for path in paths:
+            if path.endswith("?invalid"):
+                # The same form sent back with errors: the summary and the invalid fields.
+                page.goto(live_server.url + path.removesuffix("?invalid"))
+                page.locator("main form button[type=submit]").first.evaluate(
+                    "button => { button.form.noValidate = true; button.click(); }"
+                )
+                page.wait_for_load_state()
+            else:
+                page.goto(live_server.url + path)
+            found += violations(page)
+    assert not found, f"{len(found)} axe violations:\n" + "\n".join(found)
+
+
+def test_key_admin_pages_pass_axe(live_server, page, django_user_model):
+    call_command("seed_demo")
+    django_user_model.objects.create_superuser("boss", "boss@example.com", "pw-12345-long")
+    page.goto(live_server.url + "/admin/login/")
+    page.get_by_label("Username").fill("boss")
+    page.get_by_label("Password").fill("pw-12345-long")
+    page.get_by_role("button", name="Log in").click()
+    lead = Lead.objects.order_by("pk").first()
+    article = Article.objects.order_by("pk").first()
+    found = []
+    for path in (
+        "/admin/",
+        "/admin/leads/lead/",
+        f"/admin/leads/lead/{lead.pk}/change/",
+        f"/admin/articles/article/{article.pk}/change/",
+        "/admin/insights/",
+    ):
+        page.goto(live_server.url + path)
+        found += violations(page)
+    assert not found, f"{len(found)} axe violations:\n" + "\n".join(found)
