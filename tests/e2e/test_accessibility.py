@@ -17,11 +17,25 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
 
 
-def violations(page):
-    """Readable lines, one per failing element, for the assertion message."""
-    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_22_AA}})
+def violations(page, unmeasured_contrast=True):
+    """Readable lines, one per failing element, for the assertion message. On the public pages,
+    text whose contrast axe cannot measure (on a gradient, over a background image) counts as
+    failing: it is unverified. Not in the admin, where Django draws its add and change icons and
+    the dashboard its chart labels that way, beside or inside the text's box, never behind it."""
+    results = Axe().run(
+        page,
+        options={
+            "runOnly": {"type": "tag", "values": WCAG_22_AA},
+            "resultTypes": ["violations", "incomplete"],
+        },
+    )
+    unmeasured = [
+        result
+        for result in results.response["incomplete"]
+        if unmeasured_contrast and result["id"] == "color-contrast"
+    ]
     lines = []
-    for violation in results.response["violations"]:
+    for violation in results.response["violations"] + unmeasured:
         for node in violation["nodes"]:
             lines.append(
                 f"{page.url}: {violation['id']} ({violation['impact']}) {node['target']}: "
@@ -52,10 +66,10 @@ def test_every_public_page_passes_axe_at_phone_and_desktop_widths(live_server, n
             if path.endswith("?invalid"):
                 # The same form sent back with errors: the summary and the invalid fields.
                 page.goto(live_server.url + path.removesuffix("?invalid"))
-                page.locator("main form button[type=submit]").first.evaluate(
-                    "button => { button.form.noValidate = true; button.click(); }"
-                )
-                page.wait_for_load_state()
+                with page.expect_navigation():
+                    page.locator("main form button[type=submit]").first.evaluate(
+                        "button => { button.form.noValidate = true; button.click(); }"
+                    )
             else:
                 page.goto(live_server.url + path)
             found += violations(page)
@@ -80,5 +94,5 @@ def test_key_admin_pages_pass_axe(live_server, page, django_user_model):
         "/admin/insights/",
     ):
         page.goto(live_server.url + path)
-        found += violations(page)
+        found += violations(page, unmeasured_contrast=False)
     assert not found, f"{len(found)} axe violations:\n" + "\n".join(found)
