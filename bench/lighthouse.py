@@ -108,19 +108,23 @@ def first_article():
     raise SystemExit("no article linked from /news/")
 
 
-def lighthouse(url):
-    result = subprocess.run(
-        [str(LIGHTHOUSE), url, "--output=json", "--output-path=stdout", "--quiet"]
-        + ["--only-categories=" + ",".join(CATEGORIES)]
-        + ["--chrome-flags=--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage"],
-        env={**os.environ, "CHROME_PATH": CHROME},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"lighthouse failed on {url}:\n{result.stderr[-2000:]}")
-    return json.loads(result.stdout)
+def lighthouse(url, cpu_slowdown=None, tries=3):
+    throttling = [f"--throttling.cpuSlowdownMultiplier={cpu_slowdown}"] if cpu_slowdown else []
+    for attempt in range(1, tries + 1):
+        result = subprocess.run(
+            [str(LIGHTHOUSE), url, "--output=json", "--output-path=stdout", "--quiet", *throttling]
+            + ["--only-categories=" + ",".join(CATEGORIES)]
+            + ["--chrome-flags=--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage"],
+            env={**os.environ, "CHROME_PATH": CHROME},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if result.returncode == 0:
+            return json.loads(result.stdout)
+        # On a busy machine Chrome's trace sometimes comes back incomplete (NO_NAVSTART).
+        print(f"  lighthouse failed (try {attempt} of {tries}): {result.stderr.strip()[-300:]}")
+    raise SystemExit(f"lighthouse failed {tries} times on {url}")
 
 
 def lost_points(report):
@@ -139,11 +143,21 @@ def lost_points(report):
     return lost
 
 
+def calibrated_slowdown(reports):
+    """Lighthouse's mobile preset slows the CPU 4x, assuming a host of benchmark index about 2000
+    (it warns below 1000: "at least ~2x weaker than our regular target device"). On a slower or
+    busier host the same 4x over-throttles; its docs say to calibrate the multiplier instead."""
+    index = sorted(report["environment"]["benchmarkIndex"] for report in reports.values())
+    index = index[len(index) // 2]
+    return index, max(1.0, round(4 * index / 2000, 1))
+
+
 def main():
     if not LIGHTHOUSE.exists():
         print("installing Lighthouse (npm ci in bench/lighthouse)")
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
     wanted = os.environ.get("BENCH_PAGES", ",".join(PAGES)).split(",")
+    calibrated = {}
     with tempfile.TemporaryDirectory(prefix="skd-lighthouse-") as folder:
         database = Path(folder) / "db.sqlite3"
         print("preparing: migrate, seed_demo, collectstatic (DJANGO_DEBUG=0)")
@@ -159,18 +173,28 @@ def main():
                 reports[name] = lighthouse(BASE + pages[name])
                 RESULTS.mkdir(parents=True, exist_ok=True)
                 (RESULTS / f"lighthouse-{name}.json").write_text(json.dumps(reports[name]))
+            index, slowdown = calibrated_slowdown(reports)
+            if slowdown < 4:
+                for name in wanted:
+                    print(f"lighthouse {name}, CPU slowdown {slowdown}x", flush=True)
+                    report = lighthouse(BASE + pages[name], cpu_slowdown=slowdown)
+                    calibrated[name] = round(report["categories"]["performance"]["score"] * 100)
         finally:
             stop_server(server)
 
     print(f"\nLighthouse {reports[wanted[0]]['lighthouseVersion']}, mobile preset, gunicorn + ")
-    print("WhiteNoise with DJANGO_DEBUG=0, Chromium at " + CHROME + "\n")
+    print("WhiteNoise with DJANGO_DEBUG=0, Chromium at " + CHROME)
+    print(f"host benchmark index {index:.0f} (median of the runs)\n")
     header = ["page", "performance", "accessibility", "best practices", "SEO"]
+    if calibrated:
+        header.append(f"performance, CPU {slowdown}x")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     missed = []
     for name, report in reports.items():
         scores = [round(report["categories"][c]["score"] * 100) for c in CATEGORIES]
-        print(f"| {name} | " + " | ".join(str(score) for score in scores) + " |")
+        extra = [str(calibrated[name])] if calibrated else []
+        print(f"| {name} | " + " | ".join([str(score) for score in scores] + extra) + " |")
         missed += [
             f"{name} {category} {score} < {TARGETS[category]}"
             for category, score in zip(CATEGORIES, scores, strict=True)
@@ -185,7 +209,7 @@ def main():
         for category, audit_id, title, value in lost_points(report):
             if audit_id not in METRICS:
                 print(f"  {category}: {audit_id}: {title} {value}".rstrip())
-    print("\ntargets: " + ("all met" if not missed else "MISSED: " + "; ".join(missed)))
+    print("\ntargets (4x column): " + ("all met" if not missed else "MISSED: " + "; ".join(missed)))
     return 1 if missed else 0
 
 

@@ -28,8 +28,8 @@ SITE_LINKS = {
 SITE_ASSETS = {
     "favicon": "img/favicon.svg",
     "bootstrap_css": "vendor/bootstrap/css/bootstrap.min.css",
-    "bootstrap_js": "vendor/bootstrap/js/bootstrap.bundle.min.js",
     "site_css": "css/site.css",
+    "site_js": "js/site.js",
     "articles_css": "css/articles.css",
     "articles_js": "js/articles.js",
 }
