@@ -187,3 +187,15 @@ def html_pages(get, routes=None, start=()):
                 seen_views.add(view)
                 queue.append(url.path)
     return pages
+
+
+def client_pages(client, start=()):
+    """html_pages() through a Django test client (anonymous unless the client is signed in)."""
+
+    def get(path):
+        response = client.get(path)
+        content_type = response.get("Content-Type", "")
+        body = response.content.decode() if content_type.startswith("text/html") else ""
+        return response.status_code, content_type, body
+
+    return html_pages(get, start=start)

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from articles.models import Article
-from bench.drills.urlwalk import html_pages
+from bench.drills.urlwalk import client_pages
 from leads.models import Lead
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,15 +73,7 @@ def layout_faults(page, viewport):
 
 
 def public_paths():
-    client = Client()
-
-    def get(path):
-        response = client.get(path)
-        content_type = response.get("Content-Type", "")
-        body = response.content.decode() if content_type.startswith("text/html") else ""
-        return response.status_code, content_type, body
-
-    return list(html_pages(get, start=["/news/?q=machine+learning"]))
+    return list(client_pages(Client(), start=["/news/?q=machine+learning"]))
 
 
 def test_every_public_page_passes_axe_at_phone_and_desktop_widths(live_server, new_context):

@@ -8,7 +8,7 @@ from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from PIL import Image
 
-from bench.drills.urlwalk import html_pages
+from bench.drills.urlwalk import client_pages
 from skilldacity.sharing import SHARE_CARD
 
 pytestmark = pytest.mark.django_db
@@ -32,14 +32,7 @@ def test_the_share_card_is_a_1200_by_630_png():
 
 def test_every_page_has_a_share_image_with_its_size_and_alt(client):
     call_command("seed_demo")
-
-    def get(path):
-        response = client.get(path)
-        content_type = response.get("Content-Type", "")
-        body = response.content.decode() if content_type.startswith("text/html") else ""
-        return response.status_code, content_type, body
-
-    pages = html_pages(get)
+    pages = client_pages(client)
     assert len(pages) > 10
     for path, html in pages.items():
         tags = meta_tags(html)

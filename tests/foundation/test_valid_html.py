@@ -2,7 +2,7 @@
 
 The pages are the URL walker's, followed by their links (an article, a category, a tag), rendered
 on demo content, plus the pages a visitor sees after a form comes back with errors and the 404
-page. They are checked in one JVM run: starting the checker costs seconds, checking a page
+page and the server error pages. They are checked in one JVM run: starting the checker costs seconds, checking a page
 milliseconds.
 """
 
@@ -14,8 +14,9 @@ from importlib.resources import files
 
 import pytest
 from django.core.management import call_command
+from django.template import loader
 
-from bench.drills.urlwalk import html_pages
+from bench.drills.urlwalk import client_pages
 
 JAVA = shutil.which("java")
 
@@ -45,16 +46,6 @@ def vnu_errors(pages, tmp_path):
     return errors
 
 
-def _get(client):
-    def get(path):
-        response = client.get(path)
-        content_type = response.get("Content-Type", "")
-        body = response.content.decode() if content_type.startswith("text/html") else ""
-        return response.status_code, content_type, body
-
-    return get
-
-
 @pytest.mark.django_db
 def test_every_public_page_is_valid_html(client, tmp_path):
     if JAVA is None:
@@ -63,7 +54,7 @@ def test_every_public_page_is_valid_html(client, tmp_path):
             pytest.fail(why)
         pytest.skip(why)
     call_command("seed_demo")
-    pages = html_pages(_get(client), start=["/news/?q=machine+learning"])
+    pages = client_pages(client, start=["/news/?q=machine+learning"])
     # Forms sent back with errors render the error summary and invalid fields.
     for path in ("/contact/", "/quote/", "/newsletter/", "/accounts/signup/", "/accounts/login/"):
         response = client.post(path, {})
@@ -72,6 +63,9 @@ def test_every_public_page_is_valid_html(client, tmp_path):
     missing = client.get("/news/no-such-article/")
     assert missing.status_code == 404
     pages["404"] = missing.content.decode()
+    # The error pages are rendered without a request (the database may be what failed).
+    for name in ("500.html", "503.html"):
+        pages[name] = loader.get_template(name).render()
     assert {"/", "/news/", "/contact/", "/quote/"} <= pages.keys()
     assert any(path.startswith("/news/category/") for path in pages)
     assert any(path.startswith("/news/tag/") for path in pages)
