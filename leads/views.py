@@ -10,13 +10,16 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
-from articles.models import Article
 from skilldacity.attribution import client_ip, get_attribution
 from skilldacity.spam import rate_limited
 
 from .forms import CONSENT_TEXT, FORMS
 from .models import Lead
 from .services import lead_submit
+
+# Reached through the foreign key rather than imported: the articles app already depends on
+# leads (through insights), and an import back would make a loop.
+Article = Lead.article.field.related_model
 
 logger = logging.getLogger(__name__)
 RATE_LIMITED_MESSAGE = (
@@ -48,9 +51,7 @@ def _over_rate_limit(request):
     If the cache is down the post goes through: a lost lead costs more than a few extra posts.
     """
     try:
-        return rate_limited(
-            request, group="leads", rate=getattr(settings, "LEADS_RATE_LIMIT", "5/m")
-        )
+        return rate_limited(request, group="leads", rate=settings.LEADS_RATE_LIMIT)
     except Exception:  # noqa: BLE001 - any cache failure; the lead matters more
         logger.warning("Rate limit unavailable (cache error); letting the lead through")
         return False

@@ -23,7 +23,6 @@ from django.db.models import Case, Count, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
-from articles.models import Article
 from skilldacity.outbox.models import Email
 from skilldacity.outbox.services import email_cancel, email_enqueue
 from skilldacity.signals import person_known
@@ -38,10 +37,6 @@ CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
 CODE_PREFIX = "SKILL"
 CODE_ATTEMPTS = 8
 API_KEY_PREFIX = "skd_"
-
-
-def _setting(name, default):
-    return getattr(settings, name, default)
 
 
 def normalize_email(value):
@@ -102,7 +97,10 @@ def _existing_article_id(article_id):
     """The article a sign-up came from, if it still exists (the form's value is only a hint)."""
     if not article_id:
         return None
-    return Article.objects.filter(pk=article_id).values_list("pk", flat=True).first()
+    # Through the foreign key: articles depends on newsletter (its sign-up form on article pages),
+    # so newsletter does not import articles back.
+    articles = Subscriber.article.field.related_model.objects
+    return articles.filter(pk=article_id).values_list("pk", flat=True).first()
 
 
 def subscriber_signup(
@@ -145,7 +143,7 @@ def subscriber_signup(
                 subscriber.save(update_fields=["confirmation_sends", "last_confirmation_sent_at"])
                 return subscriber
 
-        resend_after = timedelta(seconds=_setting("NEWSLETTER_RESEND_SECONDS", 60))
+        resend_after = timedelta(seconds=settings.NEWSLETTER_RESEND_SECONDS)
         recently_sent = (
             subscriber.last_confirmation_sent_at
             and now - subscriber.last_confirmation_sent_at < resend_after
@@ -266,8 +264,8 @@ def code_issue(*, subscriber, now=None):
     existing = DiscountCode.objects.filter(subscriber=subscriber).first()
     if existing:
         return existing
-    expires_at = now + timedelta(days=_setting("NEWSLETTER_CODE_VALID_DAYS", 90))
-    percent = _setting("NEWSLETTER_DISCOUNT_PERCENT", 20)
+    expires_at = now + timedelta(days=settings.NEWSLETTER_CODE_VALID_DAYS)
+    percent = settings.NEWSLETTER_DISCOUNT_PERCENT
     for _ in range(CODE_ATTEMPTS):
         try:
             with transaction.atomic():
@@ -448,7 +446,7 @@ def issue_enqueue_batch(*, issue_id, batch_size=None, now=None):
     a no-op, so a worker dying anywhere in here costs nothing but the retry. Memory is bounded by
     the batch: ids are walked in order, never loaded all at once.
     """
-    batch_size = batch_size or _setting("NEWSLETTER_SEND_BATCH_SIZE", 500)
+    batch_size = batch_size or settings.NEWSLETTER_SEND_BATCH_SIZE
     now = now or timezone.now()
     with transaction.atomic():
         issue = Issue.objects.select_for_update().filter(pk=issue_id).first()
@@ -486,7 +484,7 @@ def issue_enqueue_batch(*, issue_id, batch_size=None, now=None):
 
 def issue_enqueue(*, issue_id, seconds=None, progress=None):
     """Run batches until the issue is fully queued or `seconds` pass. Returns True when done."""
-    seconds = seconds if seconds is not None else _setting("NEWSLETTER_ENQUEUE_TASK_SECONDS", 20)
+    seconds = seconds if seconds is not None else settings.NEWSLETTER_ENQUEUE_TASK_SECONDS
     deadline = time.monotonic() + seconds
     while True:
         queued = issue_enqueue_batch(issue_id=issue_id)

@@ -17,7 +17,7 @@ MAX_VALUE_LENGTH = 200
 
 def client_ip(request):
     """The client's IP. Behind a proxy that sets X-Forwarded-For, its first hop is the client."""
-    if getattr(settings, "USE_X_FORWARDED_FOR", False):
+    if settings.USE_X_FORWARDED_FOR:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         if forwarded:
             return forwarded.split(",")[0].strip()[:45]

@@ -181,6 +181,31 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 FORM_MIN_FILL_SECONDS = float(os.environ.get("FORM_MIN_FILL_SECONDS", "2"))
 FORM_MAX_AGE_SECONDS = 24 * 3600
 
+# --- App settings --------------------------------------------------------------------------
+# Every setting the apps read, declared here with its default (README, "App settings"): the
+# apps read settings.X, so a misspelt override fails loudly instead of silently using a default.
+# Public page cache lifetime in seconds for anonymous readers (max 3600; 0 turns it off).
+PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "600"))
+# Trust X-Forwarded-For for the client IP (only behind a proxy that sets it).
+USE_X_FORWARDED_FOR = False
+LEADS_RATE_LIMIT = "5/m"  # lead posts per IP
+LEADS_DEDUPE_MINUTES = 10  # the same person's same request within this is one lead
+LEADS_FOLLOWUP_DAYS = 3
+LEADS_RETENTION_DAYS = 730  # then personal data is anonymised
+NEWSLETTER_CONFIRM_MAX_AGE_DAYS = 7
+NEWSLETTER_CODE_VALID_DAYS = 90
+NEWSLETTER_DISCOUNT_PERCENT = 20
+NEWSLETTER_RESEND_SECONDS = 60  # a new confirmation e-mail at most this often
+NEWSLETTER_SIGNUP_RATE = "5/m"  # sign-ups per IP
+NEWSLETTER_SEND_BATCH_SIZE = 500
+NEWSLETTER_ENQUEUE_TASK_SECONDS = 20  # one enqueue task's share of a send, then it hands over
+SKILLPOINTS_PER_REFERRAL = 100
+REFERRAL_ATTRIBUTION_DAYS = 30
+# More referrals than this from one IP within the minutes are held for staff review.
+REFERRAL_REVIEW_IP_LIMIT = 3
+REFERRAL_REVIEW_IP_MINUTES = 60
+ACCOUNT_VERIFY_DAYS = 3
+
 # --- E-mail --------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Skilldacity <hello@skilldacity.example>")
 SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
@@ -211,6 +236,7 @@ OUTBOX_SWEEP_INTERVAL_SECONDS = float(os.environ.get("OUTBOX_SWEEP_INTERVAL_SECO
 OUTBOX_SWEEP_GRACE_SECONDS = float(os.environ.get("OUTBOX_SWEEP_GRACE_SECONDS", "120"))
 # After a failed publish, a process leaves new e-mails to the sweep for this long.
 OUTBOX_PUBLISH_PAUSE_SECONDS = float(os.environ.get("OUTBOX_PUBLISH_PAUSE_SECONDS", "10"))
+OUTBOX_SWEEP_BATCH = 500  # rows one sweep takes
 
 # --- Celery --------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)

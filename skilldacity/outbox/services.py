@@ -48,16 +48,12 @@ CLOCK_TOLERANCE = timedelta(seconds=2)
 _publish_paused_until = 0.0
 
 
-def _setting(name, default):
-    return getattr(settings, name, default)
-
-
 def max_attempts():
-    return int(_setting("OUTBOX_MAX_ATTEMPTS", 8))
+    return int(settings.OUTBOX_MAX_ATTEMPTS)
 
 
 def sweep_grace():
-    return timedelta(seconds=float(_setting("OUTBOX_SWEEP_GRACE_SECONDS", 120)))
+    return timedelta(seconds=float(settings.OUTBOX_SWEEP_GRACE_SECONDS))
 
 
 def email_enqueue(*, key, to, template, context=None, send_after=None, headers=None):
@@ -152,9 +148,7 @@ def publish_sends(email_ids, *, countdown=None):
             send_email.apply_async((email_id,), countdown=countdown)
             published += 1
     except Exception as exc:  # noqa: BLE001 - a broker outage must not fail the caller
-        _publish_paused_until = time.monotonic() + float(
-            _setting("OUTBOX_PUBLISH_PAUSE_SECONDS", 10)
-        )
+        _publish_paused_until = time.monotonic() + float(settings.OUTBOX_PUBLISH_PAUSE_SECONDS)
         logger.warning(
             "Broker unreachable (%s: %s); the outbox sweep will send %s e-mail(s)",
             type(exc).__name__,
@@ -208,8 +202,8 @@ def is_permanent_failure(exc):
 def backoff_delay(attempts):
     """Seconds before the next attempt: exponential, capped, with jitter ("equal jitter": between
     half and all of the ceiling, so the delay always grows but retries of many rows spread out)."""
-    base = float(_setting("OUTBOX_BACKOFF_BASE_SECONDS", 30))
-    cap = float(_setting("OUTBOX_BACKOFF_MAX_SECONDS", 1800))
+    base = float(settings.OUTBOX_BACKOFF_BASE_SECONDS)
+    cap = float(settings.OUTBOX_BACKOFF_MAX_SECONDS)
     ceiling = min(cap, base * 2 ** max(attempts - 1, 0))
     return random.uniform(ceiling / 2, ceiling)
 
@@ -304,7 +298,7 @@ def outbox_sweep(*, now=None, limit=None):
     transaction, so two sweeps running at once never hand out the same row twice.
     """
     now = now or timezone.now()
-    limit = limit or int(_setting("OUTBOX_SWEEP_BATCH", 500))
+    limit = limit or int(settings.OUTBOX_SWEEP_BATCH)
     with transaction.atomic():
         email_ids = list(
             Email.objects.due(now)

