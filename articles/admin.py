@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelectMultiple
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpResponse
@@ -35,6 +36,14 @@ class StateFilter(admin.SimpleListFilter):
             case "live":
                 return queryset.published()
         return queryset
+
+
+class ChipsOnlyAutocomplete(AutocompleteSelectMultiple):
+    """Tags are removed one by one with each chip's own button. select2's "remove all" button
+    is a bare span inside the chips' list, which makes the list invalid for screen readers."""
+
+    def build_attrs(self, base_attrs, extra_attrs=None):
+        return {**super().build_attrs(base_attrs, extra_attrs), "data-allow-clear": "false"}
 
 
 class PreviousSlugInline(admin.TabularInline):
@@ -92,6 +101,11 @@ class ArticleAdmin(admin.ModelAdmin):
     class Media:
         css = {"all": ["css/articles-admin.css"]}
         js = ["js/articles-admin.js"]
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "tags":
+            kwargs["widget"] = ChipsOnlyAutocomplete(db_field, self.admin_site)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_urls(self):
         preview = path(

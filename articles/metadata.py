@@ -4,6 +4,8 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 
+from skilldacity.sharing import share_card
+
 
 def absolute(path):
     return f"{settings.SITE_URL}{path}"
@@ -17,10 +19,23 @@ def hero_image_url(article):
     return absolute(article.hero_image.url) if article.hero_image else None
 
 
+def share_image(article):
+    """The article's hero image, else the site's share card: (url, width, height, alt)."""
+    if article.hero_image:
+        return (
+            hero_image_url(article),
+            article.hero_image_width,
+            article.hero_image_height,
+            article.hero_image_alt,
+        )
+    card = share_card()
+    return card["url"], card["width"], card["height"], card["alt"]
+
+
 def social_tags(article):
     """OpenGraph and Twitter card tags as (attribute, name, content) triples."""
     url = canonical_url(article)
-    image = hero_image_url(article)
+    image, width, height, alt = share_image(article)
     tags = [
         ("property", "og:type", "article"),
         ("property", "og:site_name", settings.SITE_NAME),
@@ -29,22 +44,21 @@ def social_tags(article):
         ("property", "og:url", url),
         ("property", "article:published_time", article.published_at.isoformat()),
         ("property", "article:modified_time", article.updated_at.isoformat()),
-        ("name", "twitter:card", "summary_large_image" if image else "summary"),
+        ("name", "twitter:card", "summary_large_image"),
         ("name", "twitter:title", article.title),
         ("name", "twitter:description", article.meta_description),
     ]
     if article.category:
         tags.append(("property", "article:section", article.category.name))
     tags += [("property", "article:tag", tag.name) for tag in article.tags.all()]
-    if image:
-        tags += [
-            ("property", "og:image", image),
-            ("property", "og:image:width", str(article.hero_image_width or "")),
-            ("property", "og:image:height", str(article.hero_image_height or "")),
-            ("property", "og:image:alt", article.hero_image_alt),
-            ("name", "twitter:image", image),
-            ("name", "twitter:image:alt", article.hero_image_alt),
-        ]
+    tags += [
+        ("property", "og:image", image),
+        ("property", "og:image:width", str(width or "")),
+        ("property", "og:image:height", str(height or "")),
+        ("property", "og:image:alt", alt),
+        ("name", "twitter:image", image),
+        ("name", "twitter:image:alt", alt),
+    ]
     return tags
 
 
@@ -76,8 +90,7 @@ def structured_data(article):
     keywords = [tag.name for tag in article.tags.all()]
     if keywords:
         data["keywords"] = ", ".join(keywords)
-    if article.hero_image:
-        data["image"] = [hero_image_url(article)]
+    data["image"] = [share_image(article)[0]]
     return data
 
 

@@ -419,7 +419,7 @@ def main():
         redis.wait(10)
 
     enqueue_rate = queued / enqueue_s
-    batch = getattr(settings, "NEWSLETTER_SEND_BATCH_SIZE", 1000)
+    batch = settings.NEWSLETTER_SEND_BATCH_SIZE
     print(f"subscribers (confirmed, generated):   {args.subscribers}")
     print(
         f"enqueue: {int(queued)} of {int(total)} recipients in {enqueue_s:.1f} s = "

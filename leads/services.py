@@ -44,15 +44,15 @@ class TransitionNotAllowed(ValidationError):
 
 
 def dedupe_window():
-    return timedelta(minutes=getattr(settings, "LEADS_DEDUPE_MINUTES", 10))
+    return timedelta(minutes=settings.LEADS_DEDUPE_MINUTES)
 
 
 def followup_delay():
-    return timedelta(days=getattr(settings, "LEADS_FOLLOWUP_DAYS", 3))
+    return timedelta(days=settings.LEADS_FOLLOWUP_DAYS)
 
 
 def retention_period():
-    return timedelta(days=getattr(settings, "LEADS_RETENTION_DAYS", 730))
+    return timedelta(days=settings.LEADS_RETENTION_DAYS)
 
 
 def staff_inbox():

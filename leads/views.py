@@ -38,9 +38,7 @@ def _over_rate_limit(request):
     If the cache is down the post goes through: a lost lead costs more than a few extra posts.
     """
     try:
-        return rate_limited(
-            request, group="leads", rate=getattr(settings, "LEADS_RATE_LIMIT", "5/m")
-        )
+        return rate_limited(request, group="leads", rate=settings.LEADS_RATE_LIMIT)
     except Exception:  # noqa: BLE001 - any cache failure; the lead matters more
         logger.warning("Rate limit unavailable (cache error); letting the lead through")
         return False

@@ -6,8 +6,6 @@ import markdown
 import nh3
 from django.conf import settings
 
-from articles.models import Article
-
 from .models import Issue
 
 ALLOWED_TAGS = {
@@ -40,7 +38,7 @@ def issue_content(issue_id, version):
     issue = Issue.objects.filter(pk=issue_id).first()
     if issue is None:
         return {"html": "", "text": "", "articles": ()}
-    articles = Article.objects.published().filter(pk__in=issue.featured_articles.all())
+    articles = issue.featured_articles.published()
     return {
         "html": render_markdown(issue.body),
         "text": issue.body,

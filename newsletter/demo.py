@@ -3,8 +3,6 @@ and a few subscribers in each state. Safe to run again: it only adds what is mis
 
 from django.utils import timezone
 
-from articles.models import Article
-
 from . import services
 from .forms import CONSENT_TEXT
 from .models import Issue, Subscriber
@@ -52,5 +50,6 @@ def seed_newsletter(now=None):
         subject="December at Skilldacity: new cloud courses", defaults={"body": DEMO_ISSUE_BODY}
     )
     if made:
-        issue.featured_articles.set(Article.objects.published()[:3])
+        articles = Issue.featured_articles.field.related_model.objects
+        issue.featured_articles.set(articles.published()[:3])
     return created + made

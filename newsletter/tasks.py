@@ -29,4 +29,4 @@ def resume_stalled_sends():
     for issue_id in services.stalled_sends():
         enqueue_issue.delay(issue_id)
     for issue_id in services.unsent_issues():
-        services.publish_senders(issue_id, count=getattr(settings, "NEWSLETTER_SENDERS", 4))
+        services.publish_senders(issue_id, count=settings.NEWSLETTER_SENDERS)

@@ -25,7 +25,7 @@ class TokenError(Exception):
 
 
 def confirm_max_age():
-    return timedelta(days=getattr(settings, "NEWSLETTER_CONFIRM_MAX_AGE_DAYS", 7))
+    return timedelta(days=settings.NEWSLETTER_CONFIRM_MAX_AGE_DAYS)
 
 
 def make_token(*, subscriber_id, nonce, purpose):

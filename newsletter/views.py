@@ -30,7 +30,7 @@ def signup(request):
     if request.method == "GET":
         return render(request, "newsletter/signup.html", {"form": SignupForm()})
     form = SignupForm(request.POST, source=request.POST.get("source", "page")[:20])
-    rate = getattr(settings, "NEWSLETTER_SIGNUP_RATE", "5/m")
+    rate = settings.NEWSLETTER_SIGNUP_RATE
     over_limit = rate_limited(request, group="newsletter-signup", rate=rate)
     if not form.is_valid():
         return render(request, "newsletter/signup.html", {"form": form})

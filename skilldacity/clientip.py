@@ -34,7 +34,7 @@ def parse_ip(value):
 
 
 def trusted_proxy_count():
-    return max(0, int(getattr(settings, "TRUSTED_PROXY_COUNT", 0)))
+    return max(0, int(settings.TRUSTED_PROXY_COUNT))
 
 
 def client_ip(request):

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.templatetags.static import static
 from django.urls import get_script_prefix, get_urlconf, reverse
 
+from .sharing import share_card
+
 # The links and assets every page's header and footer carry. Reversing a URL or looking up a
 # static file's hashed name costs tens of microseconds, and the header and footer have twenty
 # of them: a third of rendering a fresh article page (bench/articles_pages.py). They cannot
@@ -27,8 +29,8 @@ SITE_LINKS = {
 SITE_ASSETS = {
     "favicon": "img/favicon.svg",
     "bootstrap_css": "vendor/bootstrap/css/bootstrap.min.css",
-    "bootstrap_js": "vendor/bootstrap/js/bootstrap.bundle.min.js",
     "site_css": "css/site.css",
+    "site_js": "js/site.js",
     "articles_css": "css/articles.css",
     "articles_js": "js/articles.js",
     "forms_js": "js/forms.js",
@@ -36,9 +38,10 @@ SITE_ASSETS = {
 
 
 @lru_cache(maxsize=8)
-def _site_links(urlconf, script_prefix, static_url):
+def _site_links(urlconf, script_prefix, static_url, site_url):
     links = {name: reverse(view, urlconf=urlconf) for name, view in SITE_LINKS.items()}
     links["static"] = {name: static(path) for name, path in SITE_ASSETS.items()}
+    links["share_card"] = share_card()
     return links
 
 
@@ -47,6 +50,9 @@ def site(request):
         "SITE_NAME": settings.SITE_NAME,
         "SITE_URL": settings.SITE_URL,
         "links": _site_links(
-            get_urlconf() or settings.ROOT_URLCONF, get_script_prefix(), settings.STATIC_URL
+            get_urlconf() or settings.ROOT_URLCONF,
+            get_script_prefix(),
+            settings.STATIC_URL,
+            settings.SITE_URL,
         ),
     }

@@ -32,10 +32,6 @@ PRIVATE = "private, no-store"
 SAFE_METHODS = ("GET", "HEAD")
 
 
-def _setting(name, default):
-    return int(getattr(settings, name, default))
-
-
 def add_surrogate_keys(request, *keys):
     """Name what a page shows, so a purge of any of these keys removes it from shared caches.
 
@@ -68,7 +64,7 @@ def shared_cache_seconds():
     """s-maxage: PAGE_CACHE_SECONDS, but never past the next scheduled publication."""
     from . import pagecache
 
-    seconds = _setting("PAGE_CACHE_SECONDS", 600)
+    seconds = int(settings.PAGE_CACHE_SECONDS)
     if seconds <= 0:
         return 0
     next_publication = pagecache.next_publication()
@@ -123,14 +119,14 @@ class CacheHeadersMiddleware:
                 response["Cache-Control"] = PRIVATE
             return response
         response["Cache-Control"] = (
-            f"public, max-age={min(_setting('PAGE_BROWSER_CACHE_SECONDS', 0), seconds)}, "
+            f"public, max-age={min(int(settings.PAGE_BROWSER_CACHE_SECONDS), seconds)}, "
             f"s-maxage={seconds}, "
-            f"stale-while-revalidate={_setting('PAGE_STALE_WHILE_REVALIDATE_SECONDS', 30)}, "
-            f"stale-if-error={_setting('PAGE_STALE_IF_ERROR_SECONDS', 86400)}"
+            f"stale-while-revalidate={int(settings.PAGE_STALE_WHILE_REVALIDATE_SECONDS)}, "
+            f"stale-if-error={int(settings.PAGE_STALE_IF_ERROR_SECONDS)}"
         )
         _without_cookie_in_vary(response)
         keys = getattr(request, "surrogate_keys", None) or {"site"}
-        header = getattr(settings, "SURROGATE_KEY_HEADER", "Surrogate-Key")
+        header = settings.SURROGATE_KEY_HEADER
         response[header] = " ".join(sorted(keys))
         if not response.has_header("ETag"):
             set_response_etag(response)

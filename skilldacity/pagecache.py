@@ -40,7 +40,7 @@ def _cache(method, *args, default=None):
 
 
 def cache_seconds():
-    return min(int(getattr(settings, "PAGE_CACHE_SECONDS", 600)), MAX_SECONDS)
+    return min(int(settings.PAGE_CACHE_SECONDS), MAX_SECONDS)
 
 
 def _next_publication_timestamp():

@@ -28,7 +28,6 @@ from skilldacity.clientip import client_ip, rate_limit_key
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_RATE = "5/15m"
 MAX_USERNAME_LENGTH = 150
 
 THROTTLED_PAGE = """{% extends "base.html" %}
@@ -45,7 +44,7 @@ THROTTLED_PAGE = """{% extends "base.html" %}
 
 
 def throttle_rate():
-    return getattr(settings, "LOGIN_THROTTLE_RATE", DEFAULT_RATE)
+    return settings.LOGIN_THROTTLE_RATE
 
 
 def login_paths():

@@ -203,6 +203,30 @@ QUARANTINE_MAX_PER_IP = int(os.environ.get("QUARANTINE_MAX_PER_IP", "20"))
 QUARANTINE_IP_WINDOW_MINUTES = float(os.environ.get("QUARANTINE_IP_WINDOW_MINUTES", "60"))
 QUARANTINE_RETENTION_DAYS = float(os.environ.get("QUARANTINE_RETENTION_DAYS", "30"))
 
+# --- App settings --------------------------------------------------------------------------
+# Every setting the apps read, declared here with its default (README, "App settings"): the
+# apps read settings.X, so a misspelt override fails loudly instead of silently using a default.
+LEADS_RATE_LIMIT = "5/m"  # lead posts per IP
+LEADS_DEDUPE_MINUTES = 10  # the same person's same request within this is one lead
+LEADS_FOLLOWUP_DAYS = 3
+LEADS_RETENTION_DAYS = 730  # then personal data is anonymised
+NEWSLETTER_CONFIRM_MAX_AGE_DAYS = 7
+NEWSLETTER_CODE_VALID_DAYS = 90
+NEWSLETTER_DISCOUNT_PERCENT = 20
+NEWSLETTER_RESEND_SECONDS = 60  # a new confirmation e-mail at most this often
+NEWSLETTER_SIGNUP_RATE = "5/m"  # sign-ups per IP
+NEWSLETTER_SEND_BATCH_SIZE = 1000  # recipients queued per INSERT
+NEWSLETTER_SEND_CLAIM_SIZE = 100  # e-mails a sender claims and sends over one SMTP connection
+NEWSLETTER_SEND_TASK_SECONDS = 20  # a sender task's time slice, then it hands over
+NEWSLETTER_SENDERS = 4  # senders the periodic resume brings back to an issue
+NEWSLETTER_ENQUEUE_TASK_SECONDS = 20  # one enqueue task's share of a send, then it hands over
+SKILLPOINTS_PER_REFERRAL = 100
+REFERRAL_ATTRIBUTION_DAYS = 30
+# More referrals than this from one IP within the minutes are held for staff review.
+REFERRAL_REVIEW_IP_LIMIT = 3
+REFERRAL_REVIEW_IP_MINUTES = 60
+ACCOUNT_VERIFY_DAYS = 3
+
 # --- E-mail --------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Skilldacity <hello@skilldacity.example>")
 SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
@@ -233,6 +257,7 @@ OUTBOX_SWEEP_INTERVAL_SECONDS = float(os.environ.get("OUTBOX_SWEEP_INTERVAL_SECO
 OUTBOX_SWEEP_GRACE_SECONDS = float(os.environ.get("OUTBOX_SWEEP_GRACE_SECONDS", "120"))
 # After a failed publish, a process leaves new e-mails to the sweep for this long.
 OUTBOX_PUBLISH_PAUSE_SECONDS = float(os.environ.get("OUTBOX_PUBLISH_PAUSE_SECONDS", "10"))
+OUTBOX_SWEEP_BATCH = 500  # rows one sweep takes
 
 # Newsletter sends: e-mails a minute across all workers when an issue sets no rate of its own
 # (0: no limit). Staff set an issue's own rate in the admin.

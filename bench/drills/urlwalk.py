@@ -9,6 +9,8 @@ and resolves back to the same view.
 import re
 import uuid
 from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.converters import (
@@ -134,3 +136,66 @@ def public_pages(routes=None):
         for route in routes
         if not route.has_arguments and not route.path.startswith(("/admin/", "/accounts/"))
     ]
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs = []
+
+    def handle_starttag(self, tag, attrs):
+        href = dict(attrs).get("href") if tag == "a" else None
+        if href:
+            self.hrefs.append(href)
+
+
+def html_pages(get, routes=None, start=()):
+    """Every HTML page a visitor reaches: the walker's public pages (and the public account pages:
+    sign-in, sign-up, password reset), then one page per route found by following their links, so
+    views that take arguments (an article, a category, a tag) are covered with real objects.
+
+    `get(path)` returns (status, content type, body). Returns {path: body} of the 200 HTML pages.
+    """
+    routes = walk() if routes is None else routes
+    queue = list(start) + [
+        route.path
+        for route in routes
+        if not route.has_arguments and not route.path.startswith("/admin/")
+    ]
+    seen_paths, seen_views, pages = set(), set(), {}
+    while queue:
+        path = queue.pop(0)
+        if path in seen_paths:
+            continue
+        seen_paths.add(path)
+        status, content_type, body = get(path)
+        if status != 200 or not content_type.startswith("text/html"):
+            continue
+        pages[path] = body
+        parser = _Links()
+        parser.feed(body)
+        for href in parser.hrefs:
+            url = urlsplit(href)
+            if url.scheme or url.netloc or not url.path.startswith("/"):
+                continue
+            try:
+                match = resolve(url.path)
+            except Resolver404:
+                continue
+            view = (match.func, match.url_name)
+            if view not in seen_views and not url.path.startswith("/admin/"):
+                seen_views.add(view)
+                queue.append(url.path)
+    return pages
+
+
+def client_pages(client, start=()):
+    """html_pages() through a Django test client (anonymous unless the client is signed in)."""
+
+    def get(path):
+        response = client.get(path)
+        content_type = response.get("Content-Type", "")
+        body = response.content.decode() if content_type.startswith("text/html") else ""
+        return response.status_code, content_type, body
+
+    return html_pages(get, start=start)

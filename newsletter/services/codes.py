@@ -41,8 +41,8 @@ def code_issue(*, subscriber, now=None):
     existing = DiscountCode.objects.filter(subscriber=subscriber).first()
     if existing:
         return existing
-    expires_at = now + timedelta(days=getattr(settings, "NEWSLETTER_CODE_VALID_DAYS", 90))
-    percent = getattr(settings, "NEWSLETTER_DISCOUNT_PERCENT", 20)
+    expires_at = now + timedelta(days=settings.NEWSLETTER_CODE_VALID_DAYS)
+    percent = settings.NEWSLETTER_DISCOUNT_PERCENT
     for _ in range(CODE_ATTEMPTS):
         try:
             with transaction.atomic():

@@ -81,7 +81,7 @@ def issue_enqueue_batch(*, issue_id, batch_size=None, now=None):
     retry. Memory is bounded by the batch: ids are walked in order, never loaded all at once.
     After the commit one sender is asked for; it claims whatever is queued, this batch or not.
     """
-    batch_size = batch_size or getattr(settings, "NEWSLETTER_SEND_BATCH_SIZE", 1000)
+    batch_size = batch_size or settings.NEWSLETTER_SEND_BATCH_SIZE
     now = now or timezone.now()
     with transaction.atomic():
         issue = Issue.objects.select_for_update().filter(pk=issue_id).first()
@@ -135,7 +135,7 @@ def _issue_email(issue, recipient, unsubscribe_link, now):
 def issue_enqueue(*, issue_id, seconds=None, progress=None):
     """Run batches until the issue is fully queued or `seconds` pass. Returns True when done."""
     if seconds is None:
-        seconds = getattr(settings, "NEWSLETTER_ENQUEUE_TASK_SECONDS", 20)
+        seconds = settings.NEWSLETTER_ENQUEUE_TASK_SECONDS
     deadline = time.monotonic() + seconds
     while True:
         queued = issue_enqueue_batch(issue_id=issue_id)
@@ -153,14 +153,14 @@ RATE_WINDOW = timedelta(minutes=1)
 
 
 def claim_size():
-    return int(getattr(settings, "NEWSLETTER_SEND_CLAIM_SIZE", 100))
+    return int(settings.NEWSLETTER_SEND_CLAIM_SIZE)
 
 
 def send_rate(issue):
     """E-mails per minute this issue may go out at (0: as fast as the workers go)."""
     if issue.send_rate_per_minute is not None:
         return issue.send_rate_per_minute
-    return int(getattr(settings, "NEWSLETTER_SEND_RATE_PER_MINUTE", 0))
+    return int(settings.NEWSLETTER_SEND_RATE_PER_MINUTE)
 
 
 def issue_claim(*, issue_id, after_id=None, now=None):
@@ -209,7 +209,7 @@ def issue_send(*, issue_id, seconds=None):
     which a sender should carry on (0: its time slice is over; more: the rate limit's window).
     """
     if seconds is None:
-        seconds = getattr(settings, "NEWSLETTER_SEND_TASK_SECONDS", 20)
+        seconds = settings.NEWSLETTER_SEND_TASK_SECONDS
     deadline = time.monotonic() + seconds
     position = None
     while True:

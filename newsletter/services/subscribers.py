@@ -11,7 +11,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from articles.models import Article
 from skilldacity.addresses import normalise_email
 from skilldacity.outbox.services import email_cancel, email_enqueue
 from skilldacity.signals import person_known
@@ -65,7 +64,10 @@ def _existing_article_id(article_id):
     """The article a sign-up came from, if it still exists (the form's value is only a hint)."""
     if not article_id:
         return None
-    return Article.objects.filter(pk=article_id).values_list("pk", flat=True).first()
+    # Through the foreign key: articles depends on newsletter (its sign-up form on article pages),
+    # so newsletter does not import articles back.
+    articles = Subscriber.article.field.related_model.objects
+    return articles.filter(pk=article_id).values_list("pk", flat=True).first()
 
 
 def subscriber_signup(
@@ -108,7 +110,7 @@ def subscriber_signup(
                 subscriber.save(update_fields=["confirmation_sends", "last_confirmation_sent_at"])
                 return subscriber
 
-        resend_after = timedelta(seconds=getattr(settings, "NEWSLETTER_RESEND_SECONDS", 60))
+        resend_after = timedelta(seconds=settings.NEWSLETTER_RESEND_SECONDS)
         recently_sent = (
             subscriber.last_confirmation_sent_at
             and now - subscriber.last_confirmation_sent_at < resend_after

@@ -72,7 +72,7 @@ def verification_token(user):
 
 def verification_user(token):
     """The user a verification token names, or None when it is forged, expired or stale."""
-    max_age = timedelta(days=getattr(settings, "ACCOUNT_VERIFY_DAYS", 3))
+    max_age = timedelta(days=settings.ACCOUNT_VERIFY_DAYS)
     try:
         data = signing.loads(token, salt=VERIFY_SALT, max_age=max_age)
     except signing.BadSignature:

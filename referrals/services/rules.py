@@ -17,7 +17,7 @@ from .ledger import entry_reverse, ledger_post
 
 
 def points_per_referral():
-    return getattr(settings, "SKILLPOINTS_PER_REFERRAL", 100)
+    return settings.SKILLPOINTS_PER_REFERRAL
 
 
 def _attribution_expired(attribution, now):
@@ -30,7 +30,7 @@ def _attribution_expired(attribution, now):
         return True
     if timezone.is_naive(seen_at):
         seen_at = timezone.make_aware(seen_at, timezone.get_current_timezone())
-    window = timedelta(days=getattr(settings, "REFERRAL_ATTRIBUTION_DAYS", 30))
+    window = timedelta(days=settings.REFERRAL_ATTRIBUTION_DAYS)
     return now - seen_at > window
 
 
@@ -73,8 +73,8 @@ def _hold_reason(*, email, referrer, ip, now):
         if siblings.filter(email__startswith=f"{local}+", email__endswith=f"@{domain}").exists():
             return "Several plus-addressed variants of one address."
     if ip:
-        window = timedelta(minutes=getattr(settings, "REFERRAL_REVIEW_IP_MINUTES", 60))
-        limit = getattr(settings, "REFERRAL_REVIEW_IP_LIMIT", 3)
+        window = timedelta(minutes=settings.REFERRAL_REVIEW_IP_MINUTES)
+        limit = settings.REFERRAL_REVIEW_IP_LIMIT
         recent = Referral.objects.filter(ip=ip, created_at__gte=now - window).count()
         if recent >= limit:
             return f"{recent + 1} referrals from one IP address within {window}."

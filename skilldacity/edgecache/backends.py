@@ -36,7 +36,7 @@ class PurgeError(Exception):
 
 def get_backends():
     backends = {}
-    for name, params in getattr(settings, "EDGE_CACHE_BACKENDS", {}).items():
+    for name, params in settings.EDGE_CACHE_BACKENDS.items():
         params = dict(params)
         try:
             backend_class = import_string(params.pop("BACKEND"))

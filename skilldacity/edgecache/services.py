@@ -35,7 +35,7 @@ BATCH = 500
 
 
 def enabled():
-    return bool(getattr(settings, "EDGE_CACHE_BACKENDS", None))
+    return bool(settings.EDGE_CACHE_BACKENDS)
 
 
 def purge_enqueue(*, keys, reason=""):

@@ -6,10 +6,8 @@ from django.core.checks import Warning, register
 def backoff_within_visibility_timeout(app_configs, **kwargs):
     """Redis redelivers a task not acknowledged within visibility_timeout; a retry countdown
     longer than that would be delivered twice (harmless thanks to the row lock, but wasteful)."""
-    visibility = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}).get(
-        "visibility_timeout", 3600
-    )
-    backoff_max = float(getattr(settings, "OUTBOX_BACKOFF_MAX_SECONDS", 1800))
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+    backoff_max = float(settings.OUTBOX_BACKOFF_MAX_SECONDS)
     if backoff_max >= visibility:
         return [
             Warning(

@@ -70,16 +70,12 @@ def outbox_muted():
         _muted.reset(token)
 
 
-def _setting(name, default):
-    return getattr(settings, name, default)
-
-
 def max_attempts():
-    return int(_setting("OUTBOX_MAX_ATTEMPTS", 8))
+    return int(settings.OUTBOX_MAX_ATTEMPTS)
 
 
 def sweep_grace():
-    return timedelta(seconds=float(_setting("OUTBOX_SWEEP_GRACE_SECONDS", 120)))
+    return timedelta(seconds=float(settings.OUTBOX_SWEEP_GRACE_SECONDS))
 
 
 def email_enqueue(*, key, to, template, context=None, send_after=None, headers=None):
@@ -279,9 +275,7 @@ def publish_tasks(task, row_ids, *, countdown=None, leave_to_sweep, batch_task=N
                 batch_task.apply_async((chunk,), countdown=countdown)
             published += len(chunk)
     except Exception as exc:  # noqa: BLE001 - a broker outage must not fail the caller
-        _publish_paused_until = time.monotonic() + float(
-            _setting("OUTBOX_PUBLISH_PAUSE_SECONDS", 10)
-        )
+        _publish_paused_until = time.monotonic() + float(settings.OUTBOX_PUBLISH_PAUSE_SECONDS)
         logger.warning(
             "Broker unreachable (%s: %s); the sweep will hand out %s %s task(s)",
             type(exc).__name__,
@@ -336,8 +330,8 @@ def is_permanent_failure(exc):
 def backoff_delay(attempts):
     """Seconds before the next attempt: exponential, capped, with jitter ("equal jitter": between
     half and all of the ceiling, so the delay always grows but retries of many rows spread out)."""
-    base = float(_setting("OUTBOX_BACKOFF_BASE_SECONDS", 30))
-    cap = float(_setting("OUTBOX_BACKOFF_MAX_SECONDS", 1800))
+    base = float(settings.OUTBOX_BACKOFF_BASE_SECONDS)
+    cap = float(settings.OUTBOX_BACKOFF_MAX_SECONDS)
     ceiling = min(cap, base * 2 ** max(attempts - 1, 0))
     return random.uniform(ceiling / 2, ceiling)
 
@@ -440,7 +434,7 @@ def hand_out_due(due, publish, *, now=None, limit=None):
     transaction, so two sweeps running at once never hand out the same row twice.
     """
     now = now or timezone.now()
-    limit = limit or int(_setting("OUTBOX_SWEEP_BATCH", 500))
+    limit = limit or int(settings.OUTBOX_SWEEP_BATCH)
     with transaction.atomic():
         row_ids = list(
             due.filter(Q(queued_at__isnull=True) | Q(queued_at__lte=now - sweep_grace()))

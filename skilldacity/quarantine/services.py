@@ -37,15 +37,15 @@ def register_releaser(form_name, release):
 
 
 def max_per_ip():
-    return int(getattr(settings, "QUARANTINE_MAX_PER_IP", 20))
+    return int(settings.QUARANTINE_MAX_PER_IP)
 
 
 def ip_window():
-    return timedelta(minutes=float(getattr(settings, "QUARANTINE_IP_WINDOW_MINUTES", 60)))
+    return timedelta(minutes=float(settings.QUARANTINE_IP_WINDOW_MINUTES))
 
 
 def retention_period():
-    return timedelta(days=float(getattr(settings, "QUARANTINE_RETENTION_DAYS", 30)))
+    return timedelta(days=float(settings.QUARANTINE_RETENTION_DAYS))
 
 
 def form_payload(form):

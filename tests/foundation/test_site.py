@@ -176,3 +176,10 @@ def test_home_page_is_shared_by_anonymous_readers_and_refreshed_on_publish(
             published_at=Article.objects.latest("published_at").published_at,
         )
     assert "Fresh news" in client.get("/").content.decode()
+
+
+def test_page_cache_lifetime_is_read_from_the_environment():
+    """README documents PAGE_CACHE_SECONDS as an environment variable; the settings ignored it."""
+    script = "from django.conf import settings; print(settings.PAGE_CACHE_SECONDS)"
+    result = run_manage("shell", "-c", script, env_extra={"PAGE_CACHE_SECONDS": "0"})
+    assert result.stdout.strip().splitlines()[-1] == "0", result.stderr
