@@ -6,7 +6,6 @@ from crispy_forms.layout import Field, Layout
 from django import forms
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from articles.models import Article
 from skilldacity.spam import HONEYPOT_FIELD, SpamProtectedForm
 
 from .models import Course, DevicePlatform, Lead
@@ -190,7 +189,10 @@ class LeadForm(SpamProtectedForm):
             consent_text=CONSENT_TEXT,
             attribution=attribution,
             source_path=self.cleaned_data["next"] or source_path,
-            article=Article.objects.filter(pk=article_id).first() if article_id else None,
+            # Through the foreign key: articles imports insights, which imports leads.
+            article=Lead.article.field.related_model.objects.filter(pk=article_id).first()
+            if article_id
+            else None,
             ip=ip,
             user=user,
         )

@@ -13,7 +13,6 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from insights.rollups import leads_changing
 from skilldacity.addresses import normalise_email
 from skilldacity.outbox.models import Email
 from skilldacity.outbox.services import email_cancel, email_enqueue, email_enqueue_many
@@ -381,7 +380,10 @@ def _anonymise(leads, *, actor, reason):
     LeadActivity.objects.filter(lead_id__in=lead_ids, kind=LeadActivity.Kind.NOTE).update(
         text=ERASED_NAME
     )
-    # An UPDATE sends no signals; erasing the referral code changes the lead's source.
+    # An UPDATE sends no signals; erasing the referral code changes the lead's source. Imported
+    # here: insights reads leads, so leads importing insights at load time would be a loop.
+    from insights.rollups import leads_changing
+
     with leads_changing(lead_ids):
         updated = Lead.objects.filter(pk__in=lead_ids).update(
             name=ERASED_NAME,
