@@ -144,7 +144,8 @@ def test_spam_is_thanked_but_nothing_is_stored(client, callback_data, mailoutbox
 
 
 def test_a_form_posted_faster_than_a_human_can_is_spam(client, callback_data, settings):
-    settings.FORM_MIN_FILL_SECONDS = 2
+    # Far above what a loaded test machine takes between the token and the post.
+    settings.FORM_MIN_FILL_SECONDS = 60
     response = client.post("/contact/", callback_data(form_started=form_started_token()))
     assert response.status_code == 302
     assert Lead.objects.count() == 0

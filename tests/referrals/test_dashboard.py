@@ -127,7 +127,9 @@ class TestRedeemView:
     def test_get_is_not_allowed(self, signed_in):
         assert signed_in.get(reverse("referrals:redeem")).status_code == 405
 
-    @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
     @given(
         reward=st.one_of(st.text(max_size=30), st.integers().map(str)),
         key=st.text(alphabet=string.printable, max_size=80),
