@@ -52,7 +52,7 @@ def test_every_public_page_is_valid_html(client, tmp_path):
         why = "no Java runtime for vnu.jar (apt-get install -y default-jre-headless)"
         if os.environ.get("CI") == "true":
             pytest.fail(why)
-        pytest.skip(why)
+        pytest.skip(reason=why)
     call_command("seed_demo")
     pages = client_pages(client, start=["/news/?q=machine+learning"])
     # Forms sent back with errors render the error summary and invalid fields.
