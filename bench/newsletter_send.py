@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from bench_database import ensure_database  # bench/ is on sys.path for its scripts
+from outbox_common import celery_worker_command
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -194,23 +195,7 @@ def smtp_child(env, issue_id, *, reuse):
 
 def start_worker(env, name):
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "skilldacity",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "-Q",
-            env["CELERY_QUEUE"],
-            "-n",
-            f"{name}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
+        celery_worker_command(env["CELERY_QUEUE"], name),
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,

@@ -24,6 +24,27 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
 QUEUE = os.environ.get("BENCH_CELERY_QUEUE", "skd-outbox-bench")
 
 
+def celery_worker_command(queue, name):
+    """One solo-pool Celery worker on `queue`, quiet and without cluster chatter (benches only)."""
+    return [
+        PYTHON,
+        "-m",
+        "celery",
+        "-A",
+        "skilldacity",
+        "worker",
+        "--pool=solo",
+        "--loglevel=WARNING",
+        "-Q",
+        queue,
+        "-n",
+        f"{name}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+
+
 def bench_env(**extra):
     env = dict(os.environ)
     env.update(
@@ -107,23 +128,7 @@ class Workers:
             self.logs.append(log)
             self.processes.append(
                 subprocess.Popen(
-                    [
-                        PYTHON,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "skilldacity",
-                        "worker",
-                        "--pool=solo",
-                        "--loglevel=WARNING",
-                        "-Q",
-                        QUEUE,
-                        "-n",
-                        f"bench-{self.tag}-{n}@%h",
-                        "--without-gossip",
-                        "--without-mingle",
-                        "--without-heartbeat",
-                    ],
+                    celery_worker_command(QUEUE, f"bench-{self.tag}-{n}"),
                     cwd=ROOT,
                     env=env,
                     stdout=log.open("ab"),
