@@ -4,8 +4,10 @@ import phonenumbers
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Field, Layout
 from django import forms
+from django.db import IntegrityError
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from skilldacity.recentrows import RecentRows
 from skilldacity.spam import HONEYPOT_FIELD, SpamProtectedForm
 
 from .models import Course, DevicePlatform, Lead
@@ -13,6 +15,10 @@ from .services import lead_submit
 
 PHONE_REGION = "GB"
 MAX_BIGINT = 2**63 - 1
+CATALOGUES = {
+    Course: RecentRows(Course, active=True),
+    DevicePlatform: RecentRows(DevicePlatform, active=True),
+}
 CONSENT_TEXT = (
     "I agree that Skilldacity may contact me about this request by phone or e-mail and keep my "
     "details for that purpose, as described in the privacy notice."
@@ -68,16 +74,32 @@ def _is_id(value):
 
 
 class CatalogueChoiceField(forms.ModelChoiceField):
+    """A choice of one active course or platform. The page lists the queryset; a post is checked
+    against this process's recent copy of the catalogue instead of a query per field."""
+
+    def __init__(self, *, queryset, **kwargs):
+        super().__init__(queryset=queryset, **kwargs)
+        self.catalogue = CATALOGUES[queryset.model]
+
     def to_python(self, value):
-        if value not in self.empty_values and not _is_id(value):
+        if value in self.empty_values:
+            return None
+        row = self.catalogue.get(int(value)) if _is_id(value) else None
+        if row is None:
             raise forms.ValidationError(
                 self.error_messages["invalid_choice"], code="invalid_choice"
             )
-        return super().to_python(value)
+        return row
 
 
 class CatalogueMultipleChoiceField(forms.ModelMultipleChoiceField):
+    def __init__(self, *, queryset, **kwargs):
+        super().__init__(queryset=queryset, **kwargs)
+        self.catalogue = CATALOGUES[queryset.model]
+
     def _check_values(self, value):
+        """The chosen rows, each once, in the order given (a list, not a queryset)."""
+        rows = {}
         for item in value:
             if not _is_id(item):
                 raise forms.ValidationError(
@@ -85,7 +107,15 @@ class CatalogueMultipleChoiceField(forms.ModelMultipleChoiceField):
                     code="invalid_pk_value",
                     params={"pk": item},
                 )
-        return super()._check_values(value)
+            row = self.catalogue.get(int(item))
+            if row is None:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_choice"],
+                    code="invalid_choice",
+                    params={"value": item},
+                )
+            rows[row.pk] = row
+        return list(rows.values())
 
 
 class ActiveCourseChoiceField(CatalogueChoiceField):
@@ -179,23 +209,36 @@ class LeadForm(SpamProtectedForm):
         """Record the lead this valid form describes. Returns (lead, created).
 
         The view calls it for a post that passed the spam checks, the quarantine for a post that
-        staff released.
+        staff released. Raises ValidationError, with the form's errors filled in, when a chosen
+        course or platform was deleted since this process last read the catalogue.
         """
         article_id = self.cleaned_data["article"]
-        return lead_submit(
-            kind=self.kind,
-            fields=self.lead_data(),
-            courses=self.chosen_courses(),
-            consent_text=CONSENT_TEXT,
-            attribution=attribution,
-            source_path=self.cleaned_data["next"] or source_path,
-            # Through the foreign key: articles imports insights, which imports leads.
-            article=Lead.article.field.related_model.objects.filter(pk=article_id).first()
-            if article_id
-            else None,
-            ip=ip,
-            user=user,
-        )
+        try:
+            return lead_submit(
+                kind=self.kind,
+                fields=self.lead_data(),
+                courses=self.chosen_courses(),
+                consent_text=CONSENT_TEXT,
+                attribution=attribution,
+                source_path=self.cleaned_data["next"] or source_path,
+                # Through the foreign key: articles imports insights, which imports leads.
+                article=Lead.article.field.related_model.objects.filter(pk=article_id).first()
+                if article_id
+                else None,
+                ip=ip,
+                user=user,
+            )
+        except IntegrityError:
+            # Another process deleted a course or platform a few seconds ago (RecentRows): check
+            # the choices against the database, so that the visitor is asked to choose again.
+            for catalogue in CATALOGUES.values():
+                catalogue.forget()
+            self.full_clean()
+            if self.is_valid():
+                raise
+            raise forms.ValidationError(
+                [message for errors in self.errors.values() for message in errors]
+            ) from None
 
 
 class CallbackForm(LeadForm):

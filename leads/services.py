@@ -132,13 +132,15 @@ def lead_submit(
         kind=kind, fields=fields, course_ids=[course.pk for course in courses]
     )
     _serialise_against_duplicates(dedupe_hash)
-    duplicate = (
+    duplicate_id = (
         Lead.objects.filter(dedupe_hash=dedupe_hash, created_at__gte=now - dedupe_window())
         .order_by("-created_at")
+        .values_list("pk", flat=True)
         .first()
     )
-    if duplicate is not None:
-        return duplicate, False
+    if duplicate_id is not None:
+        # Only the id on the way in: nearly every post is new, and a whole Lead is 30 columns.
+        return Lead.objects.get(pk=duplicate_id), False
 
     lead = Lead.objects.create(
         kind=kind,

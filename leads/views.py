@@ -4,6 +4,7 @@ import logging
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -62,12 +63,16 @@ def _lead_page(request, kind):
                 # Kept for staff to review, not dropped: autofill trips the honeypot too.
                 quarantine_form(request, form, form_name=kind, reason=reason)
             else:
-                form.submit(
-                    source_path=source_path,
-                    attribution=get_attribution(request),
-                    ip=client_ip(request),
-                    user=request.user,
-                )
+                try:
+                    form.submit(
+                        source_path=source_path,
+                        attribution=get_attribution(request),
+                        ip=client_ip(request),
+                        user=request.user,
+                    )
+                except ValidationError:
+                    # A course or platform withdrawn a moment ago: the form says which.
+                    return render(request, PAGES[kind]["template"], {"form": form})
             # Spam gets the same answer as a lead, so a bot learns nothing.
             return redirect(_thanks_url(kind, source_path))
     else:

@@ -54,10 +54,14 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Rate limits and page caches live in the cache; every test starts with an empty one."""
+    """Rate limits and page caches live in the cache, catalogue rows in each process; every test
+    starts with nothing remembered (SQLite hands out a rolled-back test's ids again)."""
     from django.core.cache import cache
 
     from skilldacity.cache import RedisCache
+    from skilldacity.recentrows import RecentRows
+
+    RecentRows.forget_everything()
 
     if isinstance(cache, RedisCache):
         # Only our own keys: FLUSHDB would also drop the broker's queued tasks and another

@@ -1,46 +1,22 @@
 """Rewards: redeeming points for one, and staff fulfilling or cancelling the request."""
 
-from time import monotonic
-
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
 from skilldacity.outbox.services import email_enqueue, email_enqueue_many
+from skilldacity.recentrows import RecentRows
 
 from ..models import LedgerEntry, Redemption, Reward
 from .errors import InsufficientPoints, InvalidTransition, PointsError, RewardUnavailable
 from .ledger import ledger_post, ledger_post_new
 
-# Rewards change rarely and every redemption needs its reward: each process keeps the ones it used
-# lately instead of reading one per redemption. A change saved through the ORM (the admin) is seen
-# at once by the process that saved it, and by the others within CATALOGUE_SECONDS: about as stale
-# as the dashboard the referrer clicked on. The points charged are recorded on the redemption.
-# Stock counts move by UPDATE (no signal) and are never read from here.
-CATALOGUE_SECONDS = 10
-_catalogue = {}  # reward id -> (monotonic expiry, active Reward)
-
-
-def catalogue_reward(reward_id):
-    """The active reward with this id, or None; from this process's catalogue when fresh."""
-    cached = _catalogue.get(reward_id)
-    if cached is not None and cached[0] > monotonic():
-        return cached[1]
-    reward = Reward.objects.filter(pk=reward_id, active=True).first()
-    if reward is None:
-        _catalogue.pop(reward_id, None)
-    else:
-        _catalogue[reward_id] = (monotonic() + CATALOGUE_SECONDS, reward)
-    return reward
-
-
-@receiver([post_save, post_delete], sender=Reward, dispatch_uid="referrals.catalogue_forget")
-def _catalogue_forget(sender, instance, **kwargs):
-    _catalogue.pop(instance.pk, None)
+# Every redemption needs its reward, and rewards change rarely (skilldacity/recentrows.py says how
+# stale a process's copy may be). The points charged are recorded on the redemption; stock counts
+# move by UPDATE and are never read from here.
+active_rewards = RecentRows(Reward, active=True)
 
 
 def reward_redeem(*, account, reward_id, request_key):
@@ -66,14 +42,14 @@ def reward_redeem(*, account, reward_id, request_key):
             return existing
         if isinstance(error, IntegrityError):
             # Otherwise the reward was deleted since this process cached it.
-            _catalogue.pop(reward_id, None)
-            if catalogue_reward(reward_id) is None:
+            active_rewards.forget(reward_id)
+            if active_rewards.get(reward_id) is None:
                 raise RewardUnavailable("That reward is no longer available.") from None
         raise
 
 
 def _redeem(*, account, reward_id, request_key):
-    reward = catalogue_reward(reward_id)
+    reward = active_rewards.get(reward_id)
     if reward is None:
         raise RewardUnavailable("That reward is no longer available.")
     email = account.user.email

@@ -137,7 +137,9 @@ def test_a_post_that_no_longer_validates_is_not_released_and_staff_are_told_why(
     client, admin_client, callback_data, catalogue
 ):
     client.post("/contact/", callback_data(website="x"))
-    Course.objects.update(active=False)
+    for course in Course.objects.all():  # as staff would, in the admin
+        course.active = False
+        course.save()
     post = QuarantinedPost.objects.get()
 
     response = admin_client.post(release_url(post), follow=True)

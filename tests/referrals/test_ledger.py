@@ -12,6 +12,7 @@ from referrals.models import (
     Reward,
 )
 from referrals.services import errors, ledger, rewards
+from skilldacity import recentrows
 from skilldacity.outbox.models import Email
 
 from .factories import RewardFactory
@@ -168,8 +169,8 @@ class TestRedemption:
         _award(referrer, 300)
         rewards.reward_redeem(account=referrer, reward_id=reward.pk, request_key="old-price")
         Reward.objects.filter(pk=reward.pk).update(points_cost=40)  # no signal reaches us
-        later = rewards.monotonic() + rewards.CATALOGUE_SECONDS + 1
-        monkeypatch.setattr(rewards, "monotonic", lambda: later)
+        later = recentrows.monotonic() + rewards.active_rewards.seconds + 1
+        monkeypatch.setattr(recentrows, "monotonic", lambda: later)
         again = rewards.reward_redeem(
             account=referrer, reward_id=reward.pk, request_key="new-price"
         )
