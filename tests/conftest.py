@@ -56,13 +56,15 @@ def pytest_collection_modifyitems(config, items):
 def _fresh_cache():
     """Rate limits and page caches live in the cache, catalogue rows in each process; every test
     starts with nothing remembered (SQLite hands out a rolled-back test's ids again)."""
-    from django.core.cache import cache
+    from django.core.cache import caches
 
     from skilldacity.cache import RedisCache
     from skilldacity.recentrows import RecentRows
 
     RecentRows.forget_everything()
-
+    # caches["default"], not django.core.cache.cache: that is a proxy, never an instance of the
+    # backend, so this branch was never taken and every test ran FLUSHDB on the broker's database.
+    cache = caches["default"]
     if isinstance(cache, RedisCache):
         # Only our own keys: FLUSHDB would also drop the broker's queued tasks and another
         # xdist worker's keys when they share the Redis database.
