@@ -73,6 +73,19 @@ def email_claim_batch(*, key_prefix, limit, now=None, after_id=None):
     return email_ids
 
 
+def refresh_planner_statistics():
+    """ANALYZE the outbox after a campaign's bulk inserts (PostgreSQL; elsewhere nothing).
+
+    Until autovacuum gets round to it, PostgreSQL believes the few pending rows it last counted
+    and answers each claim by gathering every pending row of the campaign and sorting them: 75 to
+    124 ms a claim of 100 with 70,000 queued, instead of 0.25 ms walking outbox_pending_id_idx.
+    """
+    connection = connections["default"]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE outbox_email")
+
+
 def email_release(*, email_ids):
     """Hand rows a sender claimed but will not send back to the next claim."""
     return Email.objects.filter(pk__in=list(email_ids), status=Email.Status.PENDING).update(
@@ -94,12 +107,15 @@ def email_send_batch(*, email_ids):
     emails = Email.objects.in_bulk(email_ids)
     send_one = _PipelinedSender() if _can_use_raw_transactions() else _send_one
     outcomes = Counter()
+    skipped = []
     smtp = None
     try:
         for position, email_id in enumerate(email_ids):
             email = emails.get(email_id)
             outcome, smtp = send_one(email, smtp) if email is not None else ("skipped", smtp)
             outcomes[outcome] += 1
+            if outcome == "skipped":
+                skipped.append(email_id)
             if outcome == Email.Status.PENDING:
                 if smtp is not None:
                     _close_quietly(smtp)
@@ -113,6 +129,13 @@ def email_send_batch(*, email_ids):
         finally:
             if smtp is not None:
                 _close_quietly(smtp)
+    if skipped:
+        # A row skipped while still pending was locked for a moment by another transaction:
+        # PostgreSQL keeps the lock on every row a concurrent claim's FOR UPDATE ... SKIP LOCKED
+        # looked at, taken or not, until that claim commits. Left claimed, it would wait out the
+        # sweep's grace; handed back, the next claim sends it. (A single-row sender holding it
+        # records its own outcome: this waits for that, then finds the row no longer pending.)
+        outcomes["released"] += email_release(email_ids=skipped)
     return outcomes
 
 

@@ -36,14 +36,12 @@ class Email(models.Model):
     )
     context = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     headers = models.JSONField(default=dict, blank=True)
-    status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
-    )
+    # Indexed by outbox_due_idx, which every status query leads with.
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     send_after = models.DateTimeField(
         default=timezone.now,
-        db_index=True,
         help_text="Not sent before this time. Retries after a temporary failure move it on.",
     )
     queued_at = models.DateTimeField(
@@ -71,6 +69,13 @@ class Email(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "send_after"], name="outbox_due_idx"),
+            # Campaign senders walk the pending rows in id order (outbox/batch.py). Without it,
+            # PostgreSQL answered each claim of 100 by gathering every due row of the campaign
+            # and sorting them: 75 ms a claim with 70,000 queued. Only pending rows are in it,
+            # so marking a row sent adds nothing here.
+            models.Index(
+                fields=["id"], condition=Q(status="pending"), name="outbox_pending_id_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(
