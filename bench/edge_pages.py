@@ -35,6 +35,7 @@ import urllib.request
 from pathlib import Path
 
 import articles_pages as origin  # bench/ is on sys.path for its scripts
+from outbox_common import celery_worker_command
 
 sys.path.insert(0, str(origin.ROOT))
 from deploy.nginx.proxy import NginxProxy  # noqa: E402
@@ -64,21 +65,7 @@ print(json.dumps(dict(drafts.values_list("slug", "pk"))))
 
 def start_worker(environment, log):
     return subprocess.Popen(
-        [
-            origin.PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "skilldacity",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            environment["CELERY_QUEUE"],
-            "--loglevel=WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],  # fmt: skip
+        celery_worker_command(environment["CELERY_QUEUE"], f"edge-bench-{os.getpid()}"),
         cwd=origin.ROOT,
         env=environment,
         stdout=log,

@@ -32,6 +32,7 @@ import urllib.parse
 from pathlib import Path
 
 from bench_database import ensure_database  # bench/ is on sys.path for its scripts
+from outbox_common import celery_worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
@@ -109,24 +110,7 @@ def start(cmd, name):
 
 
 def start_worker():
-    return start(
-        [
-            str(BIN / "celery"),
-            "-A",
-            "skilldacity",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            QUEUE,
-            "-n",
-            f"leads-bench-{os.getpid()}@%h",
-            "--loglevel=WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],  # fmt: skip
-        "worker",
-    )
+    return start(celery_worker_command(QUEUE, f"leads-bench-{os.getpid()}"), "worker")
 
 
 def wait_for_http(path="/bench/constant/", timeout=30):
