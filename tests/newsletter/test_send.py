@@ -293,3 +293,19 @@ def test_links_made_in_bulk_are_the_links_made_one_by_one(settings, monkeypatch)
     assert link(subscriber_id=7, nonce="abc") == services.unsubscribe_url(
         subscriber_id=7, nonce="abc"
     )
+
+
+def test_queueing_refreshes_the_outbox_statistics_the_senders_plan_their_claims_on(
+    audience, settings, monkeypatch
+):
+    """Without it PostgreSQL planned each claim on the row counts it last saw (autovacuum lags
+    behind a bulk insert, or is off): 75-124 ms a claim with 70,000 queued, 0.25 ms after."""
+    settings.NEWSLETTER_SEND_BATCH_SIZE = 1
+    batches_queued = []
+    monkeypatch.setattr(
+        services.sends,
+        "refresh_planner_statistics",
+        lambda: batches_queued.append(Email.objects.filter(key__startswith="newsletter:").count()),
+    )
+    send(IssueFactory())  # five recipients, one a batch, then the empty batch that finishes
+    assert batches_queued == [1, 2, 4, 5]
