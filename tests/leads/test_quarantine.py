@@ -195,3 +195,24 @@ def test_quarantined_posts_are_purged_after_the_retention_period(client, callbac
 def test_the_purge_runs_daily_from_celery_beat(settings):
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert "skilldacity.quarantine.tasks.purge_quarantine" in tasks
+
+
+def test_a_course_deleted_by_another_process_is_not_released_from_this_ones_memory(
+    client, admin_client, callback_data, catalogue
+):
+    from django.db import connection
+
+    from leads.forms import CATALOGUES
+
+    course = catalogue["courses"][0]
+    client.post("/contact/", callback_data(website="x"))
+    assert CATALOGUES[Course].get(course.pk) == course  # this process has read it
+    with connection.cursor() as cursor:  # deleted elsewhere: no signal reaches this process
+        through = Course.platforms.through._meta.db_table
+        cursor.execute(f"DELETE FROM {through} WHERE course_id = %s", [course.pk])  # noqa: S608
+        cursor.execute("DELETE FROM leads_course WHERE id = %s", [course.pk])
+
+    response = admin_client.post(release_url(QuarantinedPost.objects.get()), follow=True)
+
+    assert "was not released" in response.content.decode()
+    assert Lead.objects.count() == 0
