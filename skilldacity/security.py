@@ -33,12 +33,12 @@ MAX_USERNAME_LENGTH = 150
 THROTTLED_PAGE = """{% extends "base.html" %}
 {% block title %}Too many sign-in attempts | {{ SITE_NAME }}{% endblock %}
 {% block content %}
-<div class="container py-5" style="max-width: 40rem">
+<div class="container py-5"><div class="row"><div class="col-lg-7">
   <h1>Too many sign-in attempts</h1>
   <p class="lead">We have paused sign-ins from here after several wrong passwords.
   Please try again in {{ minutes }} minute{{ minutes|pluralize }}.</p>
   <p>Forgotten your password? <a href="{% url 'password_reset' %}">Reset it</a>.</p>
-</div>
+</div></div></div>
 {% endblock %}
 """
 

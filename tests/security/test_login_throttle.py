@@ -38,6 +38,8 @@ def test_sixth_attempt_after_five_failures_is_refused_with_a_clear_message(clien
     # django-ratelimit windows are fixed, so the wait is what is left of the current 15 minutes.
     assert re.search(rb"try again in (1[0-5]|[1-9]) minutes?\.", response.content)
     assert 0 < int(response["Retry-After"]) <= 15 * 60
+    # The site's CSP allows no inline styles: one here was dropped by the browser, with a warning.
+    assert b" style=" not in response.content
 
 
 def test_throttled_even_with_the_right_password(client, staff_user):
