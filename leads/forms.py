@@ -15,10 +15,9 @@ from .services import lead_submit
 
 PHONE_REGION = "GB"
 MAX_BIGINT = 2**63 - 1
-CATALOGUES = {
-    Course: RecentRows(Course, active=True),
-    DevicePlatform: RecentRows(DevicePlatform, active=True),
-}
+# What the forms offer, and what a post is checked against from this process's recent copy.
+ACTIVE_COURSES = RecentRows(Course.objects.filter(active=True))
+ACTIVE_PLATFORMS = RecentRows(DevicePlatform.objects.filter(active=True))
 CONSENT_TEXT = (
     "I agree that Skilldacity may contact me about this request by phone or e-mail and keep my "
     "details for that purpose, as described in the privacy notice."
@@ -66,6 +65,12 @@ class PhoneNumberField(forms.CharField):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def forget_catalogue():
+    """Read the courses and platforms from the database again on their next use."""
+    ACTIVE_COURSES.forget()
+    ACTIVE_PLATFORMS.forget()
+
+
 def _is_id(value):
     """A primary key the database can hold. SQLite raises OverflowError past 64 bits (PostgreSQL
     answers "no such row"), which Django's choice fields don't catch."""
@@ -77,9 +82,9 @@ class CatalogueChoiceField(forms.ModelChoiceField):
     """A choice of one active course or platform. The page lists the queryset; a post is checked
     against this process's recent copy of the catalogue instead of a query per field."""
 
-    def __init__(self, *, queryset, **kwargs):
-        super().__init__(queryset=queryset, **kwargs)
-        self.catalogue = CATALOGUES[queryset.model]
+    def __init__(self, *, catalogue, **kwargs):
+        super().__init__(queryset=catalogue.queryset, **kwargs)
+        self.catalogue = catalogue
 
     def to_python(self, value):
         if value in self.empty_values:
@@ -93,9 +98,9 @@ class CatalogueChoiceField(forms.ModelChoiceField):
 
 
 class CatalogueMultipleChoiceField(forms.ModelMultipleChoiceField):
-    def __init__(self, *, queryset, **kwargs):
-        super().__init__(queryset=queryset, **kwargs)
-        self.catalogue = CATALOGUES[queryset.model]
+    def __init__(self, *, catalogue, **kwargs):
+        super().__init__(queryset=catalogue.queryset, **kwargs)
+        self.catalogue = catalogue
 
     def _check_values(self, value):
         """The chosen rows, each once, in the order given (a list, not a queryset)."""
@@ -147,7 +152,7 @@ class LeadForm(SpamProtectedForm):
     )
     platform = CatalogueChoiceField(
         label="Device platform",
-        queryset=DevicePlatform.objects.filter(active=True),
+        catalogue=ACTIVE_PLATFORMS,
         empty_label="Choose a platform",
         error_messages={
             "required": "Please choose a device platform.",
@@ -231,8 +236,7 @@ class LeadForm(SpamProtectedForm):
         except IntegrityError:
             # Another process deleted a course or platform a few seconds ago (RecentRows): check
             # the choices against the database, so that the visitor is asked to choose again.
-            for catalogue in CATALOGUES.values():
-                catalogue.forget()
+            forget_catalogue()
             self.full_clean()
             if self.is_valid():
                 raise
@@ -253,7 +257,7 @@ class CallbackForm(LeadForm):
     )
     course = ActiveCourseChoiceField(
         label="Course you're interested in",
-        queryset=Course.objects.filter(active=True),
+        catalogue=ACTIVE_COURSES,
         empty_label="Choose a course",
         error_messages={
             "required": "Please choose a course.",
@@ -311,7 +315,7 @@ class QuoteForm(LeadForm):
     )
     courses = CatalogueMultipleChoiceField(
         label="Courses",
-        queryset=Course.objects.filter(active=True),
+        catalogue=ACTIVE_COURSES,
         widget=forms.CheckboxSelectMultiple,
         error_messages={
             "required": "Please choose at least one course.",

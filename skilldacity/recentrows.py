@@ -16,21 +16,21 @@ from django.db.models.signals import post_delete, post_save
 class RecentRows:
     every = []  # so that tests can start each case with nothing remembered
 
-    def __init__(self, model, *, seconds=10, **filters):
-        self.model = model
+    def __init__(self, queryset, *, seconds=10):
+        """`queryset`: the rows that count, e.g. the active courses; forms list the same one."""
+        self.queryset = queryset
         self.seconds = seconds
-        self.filters = filters
         self._rows = {}  # pk -> (monotonic expiry, row)
         RecentRows.every.append(self)
         for signal in (post_save, post_delete):
-            signal.connect(self._forget_saved, sender=model, weak=False)
+            signal.connect(self._forget_saved, sender=queryset.model, weak=False)
 
     def get(self, pk):
-        """The row with this primary key that passes the filters, or None."""
+        """The row of the queryset with this primary key, or None."""
         cached = self._rows.get(pk)
         if cached is not None and cached[0] > monotonic():
             return cached[1]
-        row = self.model._default_manager.filter(pk=pk, **self.filters).first()
+        row = self.queryset.filter(pk=pk).first()
         if row is None:
             self._rows.pop(pk, None)
         else:

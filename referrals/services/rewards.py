@@ -16,7 +16,7 @@ from .ledger import ledger_post, ledger_post_new
 # Every redemption needs its reward, and rewards change rarely (skilldacity/recentrows.py says how
 # stale a process's copy may be). The points charged are recorded on the redemption; stock counts
 # move by UPDATE and are never read from here.
-active_rewards = RecentRows(Reward, active=True)
+active_rewards = RecentRows(Reward.objects.filter(active=True))
 
 
 def reward_redeem(*, account, reward_id, request_key):

@@ -202,11 +202,11 @@ def test_a_course_deleted_by_another_process_is_not_released_from_this_ones_memo
 ):
     from django.db import connection
 
-    from leads.forms import CATALOGUES
+    from leads.forms import ACTIVE_COURSES
 
     course = catalogue["courses"][0]
     client.post("/contact/", callback_data(website="x"))
-    assert CATALOGUES[Course].get(course.pk) == course  # this process has read it
+    assert ACTIVE_COURSES.get(course.pk) == course  # this process has read it
     with connection.cursor() as cursor:  # deleted elsewhere: no signal reaches this process
         through = Course.platforms.through._meta.db_table
         cursor.execute(f"DELETE FROM {through} WHERE course_id = %s", [course.pk])  # noqa: S608

@@ -401,11 +401,11 @@ def test_ids_the_database_cannot_hold_are_a_field_error_not_a_crash(
 def test_a_course_deleted_by_another_process_a_moment_ago_is_asked_for_again_not_a_500(
     client, callback_data, catalogue
 ):
-    from leads.forms import CATALOGUES
+    from leads.forms import ACTIVE_COURSES
     from leads.models import Course
 
     course = catalogue["courses"][1]
-    assert CATALOGUES[Course].get(course.pk) == course  # this process has read it
+    assert ACTIVE_COURSES.get(course.pk) == course  # this process has read it
     with connection.cursor() as cursor:  # deleted elsewhere: no signal reaches this process
         through = Course.platforms.through._meta.db_table
         cursor.execute(f"DELETE FROM {through} WHERE course_id = %s", [course.pk])  # noqa: S608
