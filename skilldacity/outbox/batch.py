@@ -19,11 +19,14 @@ failure sets both to the retry time again.
 
 import logging
 from collections import Counter
+from contextlib import suppress
 
-from django.core.mail import get_connection
+import psycopg2
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from psycopg2.extras import wait_select
 
 from .models import Email
 from .services import (
@@ -142,12 +145,16 @@ def email_send_batch(*, email_ids):
 def _deliver(email, smtp):
     """Build and send one message on `smtp`, opening it on first use. Returns (message, smtp)."""
     message = build_message(email)
+    return message, _send_built(message, smtp)
+
+
+def _send_built(message, smtp):
     if smtp is None:
         smtp = get_connection(fail_silently=False)
         smtp.open()
     if smtp.send_messages([message]) != 1:
         raise RuntimeError("the e-mail backend reported that nothing was sent")
-    return message, smtp
+    return smtp
 
 
 def _locked_attempts(email, now):
@@ -208,36 +215,100 @@ _SENT_SQL = (
 )
 
 
+class _SerialisedAhead(EmailMultiAlternatives):
+    """An e-mail whose MIME form is built once, ahead of sending (`serialise`), so that the
+    batch sender can do it while the database works on the row's lock."""
+
+    _serialised = None
+
+    def serialise(self):
+        self._serialised = _SerialisedMIME(super().message())
+
+    def message(self):
+        return self._serialised or super().message()
+
+
+class _SerialisedMIME:
+    """A MIME message with its SMTP wire form (CRLF line ends) computed once; the SMTP backend
+    asks for `message().as_bytes(linesep="\r\n")`, and that is most of the cost of an e-mail."""
+
+    def __init__(self, mime):
+        self._mime = mime
+        self._wire = mime.as_bytes(linesep="\r\n")
+
+    def as_bytes(self, unixfrom=False, linesep="\n"):
+        if not unixfrom and linesep == "\r\n":
+            return self._wire
+        return self._mime.as_bytes(unixfrom, linesep=linesep)
+
+    def __getitem__(self, name):
+        return self._mime[name]
+
+    def __getattr__(self, name):
+        return getattr(self._mime, name)
+
+
 class _PipelinedSender:
-    """`_send_one` on PostgreSQL, each row's outcome committed together with the next row's lock."""
+    """`_send_one` on PostgreSQL, each row's outcome committed together with the next row's lock.
+
+    The statements go over a connection of the sender's own in psycopg2's asynchronous mode:
+    while PostgreSQL commits one row and locks the next, this process builds and serialises the
+    next message, instead of waiting for the one and then doing the other. (Measured with the
+    newsletter bench: each was about a third of a millisecond of the two a message takes.)
+    A killed sender's connection ends with it, and PostgreSQL rolls its open lock back.
+    """
 
     def __init__(self):
-        self.cursor = connections["default"].cursor()
+        params = connections["default"].get_connection_params()
+        params.pop("cursor_factory", None)  # Django's choice for its own connection
+        self.connection = psycopg2.connect(**params, async_=True)
+        try:
+            wait_select(self.connection)
+            self.cursor = self.connection.cursor()
+        except BaseException:
+            self.connection.close()
+            raise
         self.finish, self.finish_params = "", []
+
+    def _execute(self, sql, params=None):
+        self.cursor.execute(sql, params)
+        wait_select(self.connection)
+
+    def _execute(self, sql, params=None):
+        self.cursor.execute(sql, params)
+        wait_select(self.connection)
 
     def __call__(self, email, smtp):
         now = timezone.now()
         try:
+            # Returns at once: PostgreSQL runs it while the message is built below.
             self.cursor.execute(
                 self.finish + _LOCK_SQL, [*self.finish_params, email.pk, now + CLOCK_TOLERANCE]
             )
-            self.finish, self.finish_params = "", []
+            try:
+                message = build_message(email, message_class=_SerialisedAhead)
+                message.serialise()
+            except Exception as exc:  # noqa: BLE001 - recorded below if the row is still ours
+                message, failure = None, exc
+            wait_select(self.connection)
+            self.finish, self.finish_params = "", []  # committed ahead of the lock
             row = self.cursor.fetchone()
             if row is None:
                 self.finish = "ROLLBACK; "
                 return "skipped", smtp
             attempts = row[0] + 1
-            try:
-                message, smtp = _deliver(email, smtp)
-            except Exception as exc:  # noqa: BLE001 - recorded below, under a fresh lock
-                self.cursor.execute("ROLLBACK")
-                failure = exc
-            else:
-                self.finish = _SENT_SQL
-                self.finish_params = [*_sent_fields(attempts, now, message).values(), email.pk]
-                return Email.Status.SENT, smtp
+            if message is not None:
+                try:
+                    smtp = _send_built(message, smtp)
+                except Exception as exc:  # noqa: BLE001 - recorded below, under a fresh lock
+                    failure = exc
+                else:
+                    self.finish = _SENT_SQL
+                    self.finish_params = [*_sent_fields(attempts, now, message).values(), email.pk]
+                    return Email.Status.SENT, smtp
+            self._execute("ROLLBACK")
         except BaseException:
-            self._abort()
+            self._stop()
             raise
         with transaction.atomic():
             # Another sender may have taken the row since the ROLLBACK: then it is theirs.
@@ -245,19 +316,25 @@ class _PipelinedSender:
                 return "skipped", smtp
             return _record_failure(email, failure, attempts, now), smtp
 
+    def _stop(self):
+        """Interrupted (a time limit, a lost connection): end the statement under way and roll
+        back, so that `close` can still write the last "sent" mark if that statement was cut
+        short before its COMMIT. Writing it twice changes nothing."""
+        try:
+            if self.connection.isexecuting():
+                self.connection.cancel()
+                with suppress(psycopg2.Error):  # the cancelled statement's error
+                    wait_select(self.connection)
+            self._execute("ROLLBACK")
+        except Exception:  # noqa: BLE001 - the connection is gone: PostgreSQL rolled back itself
+            logger.warning("A batch sender's connection failed", exc_info=True)
+            self.finish, self.finish_params = "", []
+            self.connection.close()
+
     def close(self):
         try:
-            if self.finish:
-                self.cursor.execute(self.finish, self.finish_params)
-        except BaseException:
-            self._abort()
-            raise
+            if self.finish and not self.connection.closed:
+                self._execute(self.finish, self.finish_params)
         finally:
             self.finish, self.finish_params = "", []
-            self.cursor.close()
-
-    def _abort(self):
-        try:
-            self.cursor.execute("ROLLBACK")
-        except Exception:  # noqa: BLE001 - the connection is gone; PostgreSQL rolls back itself
-            logger.warning("Rolling back a batch send failed", exc_info=True)
+            self.connection.close()  # rolls back whatever is still open

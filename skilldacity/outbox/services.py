@@ -301,9 +301,9 @@ def render_email(email):
     return subject, text, html
 
 
-def build_message(email):
+def build_message(email, *, message_class=EmailMultiAlternatives):
     subject, text, html = render_email(email)
-    message = EmailMultiAlternatives(
+    message = message_class(
         subject=subject,
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
