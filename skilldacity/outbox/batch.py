@@ -275,10 +275,6 @@ class _PipelinedSender:
         self.cursor.execute(sql, params)
         wait_select(self.connection)
 
-    def _execute(self, sql, params=None):
-        self.cursor.execute(sql, params)
-        wait_select(self.connection)
-
     def __call__(self, email, smtp):
         now = timezone.now()
         try:
