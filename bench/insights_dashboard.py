@@ -56,10 +56,10 @@ def generate_leads(total, progress=True):
         "+ (g % 20 + 10) * interval '1 day' END",
         "utm_source": "CASE WHEN g % 7 = 0 THEN 'linkedin' ELSE '' END",
         "referral_code": "CASE WHEN g % 11 = 0 THEN 'REF' || (g % 50) ELSE '' END",
-        "article_id": "(ARRAY[{}])[g % {} + 1]".format(
+        # The cast types an array of NULLs too (a database without articles).
+        "article_id": "(ARRAY[{}]::bigint[])[g % {} + 1]".format(
             ",".join(str(pk) if pk else "NULL" for pk in article_ids), len(article_ids)
-        )
-        + ("::bigint" if article_ids != [None] else ""),
+        ),
     }
     for field in Lead._meta.concrete_fields:
         if field.primary_key:
