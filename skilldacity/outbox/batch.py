@@ -205,7 +205,9 @@ def _can_use_raw_transactions():
 # lose is the last fraction of a second of "sent" marks, sent again with the same Message-ID: the
 # window `email_send` already has between "250" and COMMIT.
 _LOCK_SQL = (
-    "BEGIN; "
+    # SET LOCAL, not a session setting: behind a transaction-pooling proxy (PgBouncer) the
+    # session is shared with other clients.
+    "BEGIN; SET LOCAL synchronous_commit TO OFF; "
     "SELECT attempts FROM outbox_email WHERE id = %s AND status = 'pending' AND send_after <= %s "
     "FOR UPDATE SKIP LOCKED"
 )
@@ -265,7 +267,6 @@ class _PipelinedSender:
         try:
             wait_select(self.connection)
             self.cursor = self.connection.cursor()
-            self._execute("SET synchronous_commit TO OFF")  # the connection is only this sender's
         except BaseException:
             self.connection.close()
             raise
