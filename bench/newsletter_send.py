@@ -34,6 +34,9 @@ from outbox_common import celery_worker_command
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/skd_newsletter_bench"
+# Issue 14's figures, each against the same baseline: 285 recipients/s against 5,150 rows/s, and
+# 35.6 e-mails/s against 138/s.
+BEFORE_ENQUEUE_RATIO, BEFORE_SEND_RATIO = 0.055, 0.26
 
 
 def free_port():
@@ -421,7 +424,8 @@ def main():
     )
     print(
         f"  baseline bare bulk INSERT:          {insert_rate:.0f} rows/s "
-        f"(enqueue is {enqueue_rate / insert_rate:.3f}x of it; target >= 0.5x)"
+        f"(enqueue is {enqueue_rate / insert_rate:.3f}x of it; target >= 0.5x; "
+        f"before: {BEFORE_ENQUEUE_RATIO}x)"
     )
     print(
         f"  enqueueing process peak RSS:        {rss_before:.0f} MB before, {rss_first:.0f} MB "
@@ -435,7 +439,8 @@ def main():
     )
     print(
         f"  baseline direct SMTP, one process, one reused connection: {smtp_reused:.0f} e-mails/s "
-        f"(worker is {send_rate / smtp_reused:.2f}x of it; target >= 0.8x)"
+        f"(worker is {send_rate / smtp_reused:.2f}x of it; target >= 0.8x; "
+        f"before: {BEFORE_SEND_RATIO}x)"
     )
     print(
         f"  baseline direct SMTP, one process, a connection per message: "
