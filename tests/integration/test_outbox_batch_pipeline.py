@@ -53,6 +53,14 @@ def test_a_message_that_cannot_be_built_fails_for_good_and_its_neighbours_go_out
         subscriber.email for subscriber in audience if subscriber.email != broken.to
     )
     assert len(received) == 3
+    # Serialised ahead of sending, each is still the whole e-mail the row describes.
+    rows = {row.to: row for row in Email.objects.filter(pk__in=email_ids)}
+    for message in received:
+        assert message["Message-ID"] == rows[message["To"]].message_id
+        assert message["X-Skilldacity-Key"] == rows[message["To"]].key
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message.get_body(("html",)) is not None
+        assert message.get_body(("plain",)) is not None
 
 
 class Interrupted(BaseException):
