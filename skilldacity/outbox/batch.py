@@ -142,13 +142,8 @@ def email_send_batch(*, email_ids):
     return outcomes
 
 
-def _deliver(email, smtp):
-    """Build and send one message on `smtp`, opening it on first use. Returns (message, smtp)."""
-    message = build_message(email)
-    return message, _send_built(message, smtp)
-
-
 def _send_built(message, smtp):
+    """Send one message on `smtp`, opening it on first use. Returns smtp."""
     if smtp is None:
         smtp = get_connection(fail_silently=False)
         smtp.open()
@@ -175,7 +170,8 @@ def _send_one(email, smtp):
             return "skipped", smtp
         attempts += 1
         try:
-            message, smtp = _deliver(email, smtp)
+            message = build_message(email)
+            smtp = _send_built(message, smtp)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
             return _record_failure(email, exc, attempts, now), smtp
         Email.objects.filter(pk=email.pk).update(**_sent_fields(attempts, now, message))
@@ -250,6 +246,9 @@ class _SerialisedMIME:
         return getattr(self._mime, name)
 
 
+SENDER_APPLICATION_NAME = "skilldacity batch sender"
+
+
 class _PipelinedSender:
     """`_send_one` on PostgreSQL, each row's outcome committed together with the next row's lock.
 
@@ -263,6 +262,8 @@ class _PipelinedSender:
     def __init__(self):
         params = connections["default"].get_connection_params()
         params.pop("cursor_factory", None)  # Django's choice for its own connection
+        # Named, so that an operator can tell it in pg_stat_activity (and a test can count it).
+        params.setdefault("application_name", SENDER_APPLICATION_NAME)
         self.connection = psycopg2.connect(**params, async_=True)
         try:
             wait_select(self.connection)

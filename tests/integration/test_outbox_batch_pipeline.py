@@ -53,6 +53,7 @@ def test_a_message_that_cannot_be_built_fails_for_good_and_its_neighbours_go_out
         subscriber.email for subscriber in audience if subscriber.email != broken.to
     )
     assert len(received) == 3
+    assert sender_connections() == 0  # the batch's own connection went with it
     # Serialised ahead of sending, each is still the whole e-mail the row describes.
     rows = {row.to: row for row in Email.objects.filter(pk__in=email_ids)}
     for message in received:
@@ -61,6 +62,15 @@ def test_a_message_that_cannot_be_built_fails_for_good_and_its_neighbours_go_out
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert message.get_body(("html",)) is not None
         assert message.get_body(("plain",)) is not None
+
+
+def sender_connections():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+            [batch.SENDER_APPLICATION_NAME],
+        )
+        return cursor.fetchone()[0]
 
 
 class Interrupted(BaseException):
@@ -132,3 +142,4 @@ def test_interrupted_while_the_database_holds_the_last_mark_keeps_that_mark_and_
             "AND pid <> pg_backend_pid() AND state = 'idle in transaction'"
         )
         assert cursor.fetchone()[0] == 0
+    assert sender_connections() == 0
