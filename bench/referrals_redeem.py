@@ -3,7 +3,8 @@
 Run: .venv/bin/python bench/referrals_redeem.py [--seconds 2] [--rounds 3]
 Each client is a process (as gunicorn's workers are; threads would measure the GIL's hand-offs)
 with its own database connection, calling the real service
-(`rewards.reward_redeem`: redemption row, two outbox rows, ledger entry, conditional debit).
+(`rewards.reward_redeem`: redemption row, two outbox rows, ledger entry, then the debit, sent
+with its COMMIT in one round trip).
   - "own accounts": every client redeems from its own account (throughput);
   - "one account": all clients redeem from the same account (they queue on its row lock).
 Baseline, same run and clients: a minimal locked transaction on the client's own account row

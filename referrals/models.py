@@ -37,6 +37,10 @@ class Reward(models.Model):
         return f"{self.name} ({self.points_cost} points)"
 
 
+# The ledger tells an overdraft from other integrity errors by this name.
+BALANCE_NOT_NEGATIVE = "referrals_account_balance_not_negative"
+
+
 class ReferrerAccount(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="referrer_account"
@@ -63,9 +67,7 @@ class ReferrerAccount(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(
-                condition=Q(balance__gte=0), name="referrals_account_balance_not_negative"
-            )
+            models.CheckConstraint(condition=Q(balance__gte=0), name=BALANCE_NOT_NEGATIVE)
         ]
 
     def __str__(self):

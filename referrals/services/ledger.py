@@ -1,21 +1,25 @@
 """The SkillPoints ledger: the only code that moves points.
 
 Points move by appending an entry under a unique idempotency key and moving the cached balance in
-the same transaction, with one conditional UPDATE (`balance + amount >= 0`). That UPDATE's row lock
-makes concurrent debits queue up, so the balance stays non-negative by arithmetic, not by luck; the
-database's CHECK (balance >= 0) is the last line of defence.
+the same transaction, with one UPDATE whose row lock makes concurrent debits queue up. The balance
+stays non-negative by arithmetic, not by luck: `ledger_post`'s UPDATE is conditional
+(`balance + amount >= 0`), and `ledger_post_last`'s, the redemption's, leaves the refusal to the
+database's CHECK (balance >= 0), so that it can commit in the same round trip.
 """
 
 import secrets
 
 from django.db import connection, transaction
 
-from ..models import LedgerEntry, ReferrerAccount
+from ..models import BALANCE_NOT_NEGATIVE, LedgerEntry, ReferrerAccount
 from .errors import InsufficientPoints, InvalidTransition, PointsError
 
 _MOVE_BALANCE = (
     "UPDATE referrals_referreraccount SET balance = balance + %s"
     " WHERE id = %s AND balance + %s >= 0"
+)
+_MOVE_BALANCE_UNCHECKED = (
+    "UPDATE referrals_referreraccount SET balance = balance + %s WHERE id = %s"
 )
 
 
@@ -61,19 +65,49 @@ def ledger_post(
     return entry, True
 
 
-def ledger_post_new(*, account_id, amount, kind, key, redemption=None, note=""):
-    """Append an entry whose key names a row created in this same transaction, and move the
-    balance; meant as the caller's last write before it commits. Returns the entry.
+def ledger_post_last(*, account_id, amount, kind, key, redemption=None, note=""):
+    """Append an entry whose key names a row created in this same transaction and move the
+    balance: the caller's last statement before its transaction commits. Returns the entry.
 
-    No earlier entry can hold such a key, so there is nothing to look up; the entry goes in first
-    and the balance moves last, so the account's row lock (what concurrent debits of one account
-    queue on) is held only from that UPDATE to the commit. The key stays unique in the database.
-    Raises InsufficientPoints when the entry would take the balance below zero.
+    No earlier entry can hold such a key, so there is nothing to look up. The balance moves
+    unconditionally: a debit it can't cover violates CHECK (balance >= 0) and raises
+    IntegrityError (`is_overdraft` tells it from others), which rolls the transaction back.
+
+    When the caller's atomic block is the outermost one on PostgreSQL, the COMMIT travels in the
+    same round trip as the UPDATE, so the account's row lock (what concurrent debits of one
+    account queue on) is released without waiting for this process again. Sent separately, the
+    COMMIT waited for the process to be woken and given a CPU while every other debit of the
+    account waited behind it: 32 clients redeeming from one account on 2 cores reached 0.37-0.41x
+    of the locked-update baseline, and 0.47-0.58x with the two together.
     """
     entry = _append(account_id, amount, kind, key, note, redemption=redemption)
-    if not _move_balance(account_id=account_id, amount=amount):
-        raise _insufficient(account_id=account_id, amount=amount)
+    with connection.cursor() as cursor:
+        if _outermost_transaction_on_postgresql():
+            # BEGIN leaves the connection in the (empty) transaction that psycopg2 and Django
+            # still believe open, so the atomic block's own COMMIT ends it quietly.
+            cursor.execute(f"{_MOVE_BALANCE_UNCHECKED}; COMMIT; BEGIN", [amount, account_id])
+        else:
+            cursor.execute(_MOVE_BALANCE_UNCHECKED, [amount, account_id])
     return entry
+
+
+def _outermost_transaction_on_postgresql():
+    """True when committing now commits exactly the caller's atomic block: not nested in another
+    one (or in a test's), with no savepoint open."""
+    return (
+        connection.vendor == "postgresql"
+        and len(connection.atomic_blocks) == 1
+        and not connection.savepoint_ids
+    )
+
+
+def is_overdraft(error):
+    """Whether an IntegrityError is the balance's CHECK (balance >= 0) turning a debit away."""
+    return BALANCE_NOT_NEGATIVE in str(error)
+
+
+def balance_of(account_id):
+    return ReferrerAccount.objects.values_list("balance", flat=True).get(pk=account_id)
 
 
 def _append(account_id, amount, kind, key, note, **links):
@@ -98,7 +132,7 @@ def _move_balance(*, account_id, amount):
 
 def _insufficient(*, account_id, amount):
     """The error for a debit that did not fit (raises DoesNotExist when there is no account)."""
-    balance = ReferrerAccount.objects.values_list("balance", flat=True).get(pk=account_id)
+    balance = balance_of(account_id)
     return InsufficientPoints(
         f"That needs {-amount} points and the balance is {balance}.", balance=balance
     )

@@ -11,7 +11,7 @@ from skilldacity.recentrows import RecentRows
 
 from ..models import LedgerEntry, Redemption, Reward
 from .errors import InsufficientPoints, InvalidTransition, PointsError, RewardUnavailable
-from .ledger import ledger_post, ledger_post_new
+from .ledger import balance_of, is_overdraft, ledger_post, ledger_post_last
 
 # Every redemption needs its reward, and rewards change rarely (skilldacity/recentrows.py says how
 # stale a process's copy may be). The points charged are recorded on the redemption; stock counts
@@ -53,38 +53,47 @@ def _redeem(*, account, reward_id, request_key):
     if reward is None:
         raise RewardUnavailable("That reward is no longer available.")
     email = account.user.email
-    with transaction.atomic():
-        redemption = Redemption.objects.create(
-            account=account, reward=reward, points=reward.points_cost, request_key=request_key
-        )
-        context = {
-            "reward": reward.name,
-            "points": reward.points_cost,
-            "redemption_id": redemption.pk,
-            "referrer": email,
-            "dashboard_path": reverse("referrals:dashboard"),
-            "admin_path": reverse("admin:referrals_redemption_change", args=[redemption.pk]),
-        }
-        email_enqueue_many(
-            [
-                {
-                    "key": f"redemption-requested:{redemption.pk}",
-                    "to": email,
-                    "template": "referral_redemption_requested",
-                    "context": context,
-                },
-                {
-                    "key": f"redemption-staff:{redemption.pk}",
-                    "to": settings.STAFF_NOTIFICATION_EMAIL,
-                    "template": "referral_redemption_staff",
-                    "context": context,
-                },
-            ]
-        )
-        # The debit is the last write, so the account's row lock, which concurrent redemptions
-        # from one account queue on, is held for this statement and the commit only.
-        try:
-            ledger_post_new(
+    try:
+        with transaction.atomic():
+            if reward.stock is not None:
+                # First, because the debit below is the last statement (it commits). The reward's
+                # row is then locked before the account's, as in redemption_cancel, whose
+                # SELECT ... FOR UPDATE takes both; conditional, so the last item goes once.
+                taken = Reward.objects.filter(pk=reward.pk, stock__gt=0).update(
+                    stock=F("stock") - 1
+                )
+                if not taken:
+                    raise RewardUnavailable(f"{reward.name} is out of stock.")
+            redemption = Redemption.objects.create(
+                account=account, reward=reward, points=reward.points_cost, request_key=request_key
+            )
+            context = {
+                "reward": reward.name,
+                "points": reward.points_cost,
+                "redemption_id": redemption.pk,
+                "referrer": email,
+                "dashboard_path": reverse("referrals:dashboard"),
+                "admin_path": reverse("admin:referrals_redemption_change", args=[redemption.pk]),
+            }
+            email_enqueue_many(
+                [
+                    {
+                        "key": f"redemption-requested:{redemption.pk}",
+                        "to": email,
+                        "template": "referral_redemption_requested",
+                        "context": context,
+                    },
+                    {
+                        "key": f"redemption-staff:{redemption.pk}",
+                        "to": settings.STAFF_NOTIFICATION_EMAIL,
+                        "template": "referral_redemption_staff",
+                        "context": context,
+                    },
+                ]
+            )
+            # The debit is the last statement, so the account's row lock, which concurrent
+            # redemptions from one account queue on, is held for that statement and the commit.
+            ledger_post_last(
                 account_id=account.pk,
                 amount=-reward.points_cost,
                 kind=LedgerEntry.Kind.REDEMPTION,
@@ -92,14 +101,10 @@ def _redeem(*, account, reward_id, request_key):
                 redemption=redemption,
                 note=reward.name,
             )
-        except InsufficientPoints as error:
-            raise _short_of_points(reward, error.balance) from None
-        if reward.stock is not None:
-            # After the debit, in the order redemption_cancel takes the same two rows (account,
-            # then reward), so the two never deadlock. Conditional: the last item goes once.
-            taken = Reward.objects.filter(pk=reward.pk, stock__gt=0).update(stock=F("stock") - 1)
-            if not taken:
-                raise RewardUnavailable(f"{reward.name} is out of stock.")
+    except IntegrityError as error:
+        if is_overdraft(error):
+            raise _short_of_points(reward, balance_of(account.pk)) from None
+        raise
     return redemption
 
 

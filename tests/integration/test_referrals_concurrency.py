@@ -3,9 +3,11 @@
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg2
+import psycopg2.errors
 import pytest
 from django.core.management import call_command
-from django.db import DatabaseError, IntegrityError, connections, transaction
+from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 
 from referrals.models import LedgerEntry, Redemption, Referral, ReferrerAccount
 from referrals.services import errors, ledger, rewards
@@ -120,3 +122,75 @@ def test_database_refuses_edits_deletes_and_negative_balances():
     with pytest.raises(IntegrityError), transaction.atomic():
         ReferrerAccount.objects.filter(pk=account.pk).update(balance=-1)
     assert LedgerEntry.objects.get().amount == 10
+
+
+def test_a_redemption_frees_the_account_before_its_process_speaks_again(monkeypatch):
+    """The debit and the COMMIT go to the server together: by the time Django ends its atomic
+    block, another connection can lock the account row and sees the redemption committed. (Sent
+    apart, every redemption of a shared account waited while the holder waited for a CPU.)"""
+    account = AccountFactory()
+    reward = RewardFactory(points_cost=10)
+    fund(account, 100)
+    other = psycopg2.connect(**connection.get_connection_params())
+    seen_by_other = []
+    django_commit = connection._commit
+
+    def look_then_commit():
+        if seen_by_other:  # the redemption's commit only, not the e-mail tasks' that follow
+            return django_commit()
+        with other.cursor() as cursor:
+            try:
+                cursor.execute(
+                    "SELECT balance FROM referrals_referreraccount WHERE id = %s FOR UPDATE NOWAIT",
+                    [account.pk],
+                )
+            except psycopg2.errors.LockNotAvailable:
+                seen_by_other.append("account row still locked")
+            else:
+                cursor.execute(
+                    "SELECT count(*) FROM referrals_redemption WHERE account_id = %s",
+                    [account.pk],
+                )
+                seen_by_other.append(cursor.fetchone()[0])
+        other.rollback()
+        return django_commit()
+
+    monkeypatch.setattr(connection, "_commit", look_then_commit)
+    try:
+        rewards.reward_redeem(account=account, reward_id=reward.pk, request_key="one-trip")
+    finally:
+        other.close()
+    assert seen_by_other == [1]
+    account.refresh_from_db()
+    assert account.balance == 90
+    call_command("audit_skillpoints", quiet=True)
+
+
+def test_a_redemption_inside_a_callers_transaction_commits_only_with_it():
+    account = AccountFactory()
+    reward = RewardFactory(points_cost=10)
+    fund(account, 100)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        rewards.reward_redeem(account=account, reward_id=reward.pk, request_key="changed-mind")
+        raise RuntimeError("the caller changes its mind after the redemption")
+    account.refresh_from_db()
+    assert account.balance == 100
+    assert not Redemption.objects.exists()
+    assert not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REDEMPTION).exists()
+
+
+def test_not_enough_points_names_the_balance_and_the_next_redemption_goes_through():
+    account = AccountFactory()
+    reward = RewardFactory(name="Headset", points_cost=100)
+    fund(account, 99)
+    with pytest.raises(errors.InsufficientPoints, match="Headset needs 100 points; you have 99"):
+        rewards.reward_redeem(account=account, reward_id=reward.pk, request_key="short-by-1")
+    assert not Redemption.objects.exists()
+    ledger.ledger_post(
+        account_id=account.pk, amount=1, kind=LedgerEntry.Kind.ADJUSTMENT, key="top-up"
+    )
+    rewards.reward_redeem(account=account, reward_id=reward.pk, request_key="after-top-up")
+    account.refresh_from_db()
+    assert account.balance == 0
+    assert Redemption.objects.count() == 1
+    call_command("audit_skillpoints", quiet=True)

@@ -3,12 +3,14 @@
 import re
 import time
 
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from referrals.models import ReferrerAccount
+from referrals.models import LedgerEntry, ReferrerAccount
+from referrals.services import ledger
 from skilldacity.spam import form_started_token
-from tests.referrals.factories import AccountFactory
+from tests.referrals.factories import AccountFactory, RewardFactory
 
 PASSWORD = "a-long-unusual-passphrase"
 
@@ -53,3 +55,30 @@ def test_friend_signs_up_verifies_and_referrer_is_told_once(
     smtp_server.inbox.wait_for(3, timeout=2)
     assert len(smtp_server.inbox.messages) == 2
     assert ReferrerAccount.objects.get(pk=referrer.pk).balance == 100
+
+
+def test_a_redemption_from_the_dashboard_tells_the_referrer_and_staff_once(
+    celery_worker, live_broker, smtp_server
+):
+    """The debit commits in the same statement as the UPDATE; the e-mails still go, once."""
+    account = AccountFactory(user__email="redeemer@example.com")
+    ledger.ledger_post(
+        account_id=account.pk, amount=150, kind=LedgerEntry.Kind.ADJUSTMENT, key="mail-fund"
+    )
+    reward = RewardFactory(name="Course voucher", points_cost=100)
+    referrer = Client()
+    referrer.force_login(account.user)
+    answer = referrer.post(
+        reverse("referrals:redeem"),
+        {"reward": reward.pk, "request_key": "dashboard-click-1"},
+        follow=True,
+    )
+    assert "Redeemed Course voucher for 100 points" in answer.content.decode()
+
+    received = smtp_server.inbox.wait_for(2, timeout=30)
+    assert sorted(message["To"] for message in received) == sorted(
+        ["redeemer@example.com", settings.STAFF_NOTIFICATION_EMAIL]
+    ), celery_worker.log()
+    smtp_server.inbox.wait_for(3, timeout=2)
+    assert len(smtp_server.inbox.messages) == 2
+    assert ReferrerAccount.objects.get(pk=account.pk).balance == 50
