@@ -193,6 +193,17 @@ class TestRedemption:
         assert reward.stock == 0
         assert _balance(referrer) == 90
 
+    def test_a_stocked_reward_the_referrer_cannot_afford_keeps_its_stock(self, referrer):
+        # The stock is taken before the debit, which comes last: the refusal puts it back.
+        reward = RewardFactory(name="Headset", points_cost=50, stock=1)
+        _award(referrer, 49)
+        with pytest.raises(errors.InsufficientPoints, match="Headset needs 50 points; you have 49"):
+            rewards.reward_redeem(account=referrer, reward_id=reward.pk, request_key="short-click")
+        reward.refresh_from_db()
+        assert reward.stock == 1
+        assert not Redemption.objects.exists()
+        assert _balance(referrer) == 49
+
     def test_inactive_reward_cannot_be_redeemed(self, referrer):
         reward = RewardFactory(points_cost=10, active=False)
         _award(referrer, 100)
