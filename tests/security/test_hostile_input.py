@@ -19,8 +19,10 @@ import pytest
 from django.apps import apps
 from django.contrib import admin
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -60,20 +62,55 @@ def discover_forms(client):
     return list(forms.values())
 
 
-def row_snapshot():
-    return {
-        model._meta.label: set(model._base_manager.values_list("pk", flat=True))
+def _snapshot_models():
+    return [
+        model
         for model in apps.get_models()
         if model._meta.label not in BOOKKEEPING and not model._meta.proxy
-    }
+    ]
+
+
+def _counts_up(model):
+    return model._meta.pk.get_internal_type() in ("AutoField", "BigAutoField")
+
+
+def row_snapshot():
+    """Per model: the highest id (ids only grow), or every key where keys are not counters.
+
+    The highest ids come from one query for all tables: a query per table, before and after
+    every post, was 43% of this file's time on PostgreSQL.
+    """
+    models = _snapshot_models()
+    counted = [model for model in models if _counts_up(model)]
+    quote = connection.ops.quote_name
+    union = " UNION ALL ".join(
+        # Only the models' own table and column names, quoted: nothing from outside.
+        f"SELECT {index}, MAX({quote(model._meta.pk.column)}) FROM {quote(model._meta.db_table)}"  # noqa: S608
+        for index, model in enumerate(counted)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(union)
+        highest = dict(cursor.fetchall())
+    snapshot = {model._meta.label: highest[index] or 0 for index, model in enumerate(counted)}
+    for model in models:
+        if not _counts_up(model):
+            snapshot[model._meta.label] = set(model._base_manager.values_list("pk", flat=True))
+    return snapshot
 
 
 def new_rows(before):
     after = row_snapshot()
     created = []
-    for label, pks in after.items():
+    for label, now in after.items():
+        if now == before.get(label):
+            continue
         model = apps.get_model(label)
-        created += [(model, pk) for pk in pks - before.get(label, set())]
+        if isinstance(now, set):
+            created += [(model, pk) for pk in now - before.get(label, set())]
+        else:
+            since = before.get(label, 0)
+            pks = model._base_manager.filter(pk__gt=since).values_list("pk", flat=True)
+            created += [(model, pk) for pk in pks]
     return created
 
 
@@ -186,6 +223,19 @@ def test_payload_leak_detection_catches_unescaped_output():
     )
     assert leaks_into_html(PAYLOADS[0], f"<p>{TEMPLATE_INJECTION_MARKER}</p>")
     assert all(is_markup(p) for p in PAYLOADS if p.startswith("<"))
+
+
+def test_the_row_snapshot_sees_what_a_post_stored():
+    """The "rejected post stored nothing" check is only as good as this."""
+    from leads.models import Course
+    from referrals.models import KnownEmail
+
+    before = row_snapshot()
+    known = KnownEmail.objects.create(
+        email="seen@example.com", first_source="lead", first_seen_at=timezone.now()
+    )
+    course = Course.objects.create(title="Snapshot course", slug="snapshot-course")
+    assert set(new_rows(before)) == {(KnownEmail, known.pk), (Course, course.pk)}
 
 
 def test_arbitrary_text_in_every_field_never_gives_a_500(forms, poster):
