@@ -152,15 +152,15 @@ class Redemption(models.Model):
         FULFILLED = "fulfilled", "Fulfilled"
         CANCELLED = "cancelled", "Cancelled"
 
+    # No index of its own: (account, -created_at) below serves every lookup by account.
     account = models.ForeignKey(
-        ReferrerAccount, on_delete=models.PROTECT, related_name="redemptions"
+        ReferrerAccount, on_delete=models.PROTECT, related_name="redemptions", db_index=False
     )
     reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="redemptions")
     points = models.PositiveIntegerField(help_text="The reward's cost when it was redeemed.")
     state = models.CharField(max_length=10, choices=State.choices, default=State.REQUESTED)
     request_key = models.CharField(
         max_length=64,
-        unique=True,
         help_text="Sent with the redeem form, so a double-clicked button redeems once.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -177,6 +177,11 @@ class Redemption(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["account", "-created_at"])]
+        # A constraint rather than unique=True, which on PostgreSQL adds a second index for LIKE
+        # queries that nothing runs, paid by every redemption (as for the ledger's key below).
+        constraints = [
+            models.UniqueConstraint(fields=["request_key"], name="referrals_redemption_key_unique")
+        ]
 
     def __str__(self):
         return f"{self.reward.name} for {self.account.code} ({self.get_state_display()})"
@@ -190,12 +195,14 @@ class LedgerEntry(models.Model):
         REVERSAL = "reversal", "Reversal"
         ADJUSTMENT = "adjustment", "Staff adjustment"
 
-    account = models.ForeignKey(ReferrerAccount, on_delete=models.PROTECT, related_name="entries")
+    # No index of its own: referrals_entry_history_idx (account, -id) serves any lookup by account.
+    account = models.ForeignKey(
+        ReferrerAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     amount = models.IntegerField(help_text="Points added (positive) or taken (negative).")
     kind = models.CharField(max_length=12, choices=Kind.choices)
     idempotency_key = models.CharField(
         max_length=120,
-        unique=True,
         help_text="Names the event that caused the entry, so the same event never counts twice.",
     )
     referral = models.ForeignKey(
@@ -229,7 +236,8 @@ class LedgerEntry(models.Model):
         verbose_name_plural = "ledger entries"
         indexes = [models.Index(fields=["account", "-id"], name="referrals_entry_history_idx")]
         constraints = [
-            models.CheckConstraint(condition=~Q(amount=0), name="referrals_entry_amount_not_zero")
+            models.CheckConstraint(condition=~Q(amount=0), name="referrals_entry_amount_not_zero"),
+            models.UniqueConstraint(fields=["idempotency_key"], name="referrals_entry_key_unique"),
         ]
 
     def __str__(self):
