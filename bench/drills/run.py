@@ -328,6 +328,23 @@ def check(record, stack):
                 doubled_rows.append(submission.email)
     missing_mail = [s.email for s in accepted if per_recipient[s.email] == 0]
     doubled_mail = [s.email for s in accepted if per_recipient[s.email] > 1]
+    # What each double was, so that a failed run explains itself: the same outbox row twice (the
+    # same key and Message-ID: SMTP's window between the "250" and the COMMIT) or two rows.
+    doubles_explained = {
+        address: {
+            "copies": [
+                (m["key"], m["message_id"], round(m["received_at"], 3))
+                for m in sink
+                if address in (r.lower() for r in m["rcpt_tos"])
+            ],
+            "rows": list(
+                Email.objects.filter(to__iexact=address).values_list(
+                    "key", "status", "attempts", "last_error", "sent_at"
+                )
+            ),
+        }
+        for address in doubled_mail[:5]
+    }
     leaked = []
     from tests.security.payloads import leaks_into_html
 
@@ -352,6 +369,7 @@ def check(record, stack):
         "doubled rows": doubled_rows,
         "missing e-mails": missing_mail,
         "doubled e-mails": doubled_mail,
+        "doubles explained": doubles_explained,
         "e-mails found": sum(min(per_recipient[s.email], 1) for s in accepted),
         "e-mail copies": sum(per_recipient[s.email] for s in accepted),
         "rejected posts": len(record.rejected),
@@ -431,8 +449,9 @@ def run_drill(args):
         sink = read_store(stack.sink_path)
         ok = report(args, plan, record, phases, survived, drained, result, sink)
         ok = report_proxy(proxied, phases) and ok
-        if not ok and args.keep:
-            log(f"logs kept in {stack.dir}")
+        if not ok:
+            # A failed run keeps its logs: one that did not (stop 19) left a double unexplained.
+            stack.keep = True
         return ok
 
 
@@ -547,7 +566,19 @@ def report(args, plan, record, phases, survived, drained, result, sink):
     print("RESULT:", "PASS" if not problems else "FAIL")
     for problem in problems:
         print("  -", problem)
+    explain_doubles(result["doubles explained"])
     return not problems
+
+
+def explain_doubles(doubles):
+    for address, found in doubles.items():
+        print(f"  {address}:")
+        for key, message_id, received_at in found["copies"]:
+            print(f"    in the sink: key {key} Message-ID {message_id} at {received_at}")
+        for key, status, attempts, last_error, sent_at in found["rows"]:
+            print(f"    outbox row: {key} {status}, {attempts} attempt(s), sent {sent_at}")
+            if last_error:
+                print(f"      last error: {last_error[:200]}")
 
 
 def report_proxy(proxied, phases):

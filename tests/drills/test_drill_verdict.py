@@ -5,8 +5,16 @@ before PostgreSQL stopped (the page), and its form post went out during the outa
 looked at when the visit began.
 """
 
-from bench.drills.load import Sample
-from bench.drills.run import excused
+import json
+from types import SimpleNamespace
+
+import pytest
+from django.utils import timezone
+
+from bench.drills.load import Record, Sample, Submission
+from bench.drills.run import check, excused, explain_doubles
+from referrals.models import KnownEmail
+from skilldacity.outbox.services import email_enqueue
 
 OUTAGE = [(100.0, 105.0)]
 
@@ -31,3 +39,29 @@ def test_a_500_during_the_outage_is_not_excused():
 def test_a_503_before_or_after_the_outage_is_not_excused():
     assert not excused(answer(503, sent=98.0, answered=99.5), OUTAGE)
     assert not excused(answer(503, sent=105.5, answered=105.6), OUTAGE)
+
+
+@pytest.mark.django_db
+def test_a_doubled_e_mail_fails_the_drill_and_says_which_row_it_was(tmp_path, capsys):
+    """A full drill once reported one doubled e-mail and nothing else; its logs were gone."""
+    address = "drill-x-1@example.com"
+    KnownEmail.objects.create(email=address, first_source="lead", first_seen_at=timezone.now())
+    email_enqueue(key="lead-ack:7", to=address, template="lead_ack", context={})
+    copy = {"rcpt_tos": [address], "key": "lead-ack:7", "html": "", "to": address}
+    sink = tmp_path / "sink.jsonl"
+    sink.write_text(
+        "".join(
+            json.dumps({**copy, "message_id": "<same@skilldacity>", "received_at": at}) + "\n"
+            for at in (1000.0, 1003.5)
+        )
+    )
+    record = Record()
+    record.accept(Submission(address, "/contact/", 999.0))
+    result = check(record, SimpleNamespace(sink_path=sink))
+    assert result["doubled e-mails"] == [address]
+    assert result["doubled rows"] == []
+
+    explain_doubles(result["doubles explained"])
+    out = capsys.readouterr().out
+    assert "in the sink: key lead-ack:7 Message-ID <same@skilldacity> at 1003.5" in out
+    assert "outbox row: lead-ack:7 pending, 0 attempt(s)" in out
