@@ -6,6 +6,7 @@ looked at when the visit began.
 """
 
 import json
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -41,7 +42,7 @@ def test_a_503_before_or_after_the_outage_is_not_excused():
     assert not excused(answer(503, sent=105.5, answered=105.6), OUTAGE)
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # check() closes old connections, as the drill needs
 def test_a_doubled_e_mail_fails_the_drill_and_says_which_row_it_was(tmp_path, capsys):
     """A full drill once reported one doubled e-mail and nothing else; its logs were gone."""
     address = "drill-x-1@example.com"
@@ -64,4 +65,5 @@ def test_a_doubled_e_mail_fails_the_drill_and_says_which_row_it_was(tmp_path, ca
     explain_doubles(result["doubles explained"])
     out = capsys.readouterr().out
     assert "in the sink: key lead-ack:7 Message-ID <same@skilldacity> at 1003.5" in out
-    assert "outbox row: lead-ack:7 pending, 0 attempt(s)" in out
+    # Sent inline on SQLite, still pending with a broker and no worker: either way, named.
+    assert re.search(r"outbox row: lead-ack:7 (pending|sent), \d attempt\(s\)", out)
