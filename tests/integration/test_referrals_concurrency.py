@@ -194,3 +194,18 @@ def test_not_enough_points_names_the_balance_and_the_next_redemption_goes_throug
     assert account.balance == 0
     assert Redemption.objects.count() == 1
     call_command("audit_skillpoints", quiet=True)
+
+
+def test_a_redemption_leaves_no_warning_in_the_server_log():
+    """The debit's statement ends with BEGIN, so Django's own COMMIT closes an open transaction:
+    without it PostgreSQL would log "there is no transaction in progress" for every redemption."""
+    account = AccountFactory()
+    reward = RewardFactory(points_cost=10)
+    fund(account, 100)
+    connection.ensure_connection()
+    notices = connection.connection.notices
+    notices.clear()
+    rewards.reward_redeem(account=account, reward_id=reward.pk, request_key="quiet-commit")
+    assert not [notice for notice in notices if "no transaction in progress" in notice]
+    account.refresh_from_db()
+    assert account.balance == 90
