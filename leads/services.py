@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models.signals import post_save, pre_save
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,6 +18,7 @@ from skilldacity.addresses import normalise_email
 from skilldacity.outbox.models import Email
 from skilldacity.outbox.services import email_cancel, email_enqueue, email_enqueue_many
 from skilldacity.signals import person_known
+from skilldacity.statements import insert_statement, run_together
 
 from .models import Lead, LeadActivity
 from .workdays import add_working_days
@@ -89,24 +91,34 @@ LATEST_DUPLICATE_SQL = (
 )
 
 
-def _earlier_duplicate_id(dedupe_hash, since):
-    """The id of the latest lead with this hash created since `since`, or None.
+def _duplicate_or_new_id(dedupe_hash, since):
+    """(id of the latest lead with this hash created since `since`, or None; an id reserved for
+    a new lead, or None where the database gives it at the INSERT).
 
     Two identical concurrent posts must queue up, so that the second sees the first lead. On
     PostgreSQL a transaction-scoped advisory lock on the hash queues them; it goes in the same
     round trip as the lookup, which still sees the first lead, because under READ COMMITTED
-    each statement takes its snapshot when it starts, after the lock is granted. SQLite already
-    serialises writers (transactions are IMMEDIATE in settings).
+    each statement takes its snapshot when it starts, after the lock is granted. The new lead's
+    id comes from its sequence in that round trip too, so that the lead and every row naming it
+    go together in the next one (a duplicate leaves a gap in the ids, as a rollback does). SQLite
+    already serialises writers (transactions are IMMEDIATE in settings).
     """
-    sql = LATEST_DUPLICATE_SQL
     params = [dedupe_hash, connection.ops.adapt_datetimefield_value(since)]
-    if connection.vendor == "postgresql":
-        lock_id = int.from_bytes(bytes.fromhex(dedupe_hash[:16]), "big", signed=True)
-        sql, params = f"SELECT pg_advisory_xact_lock(%s); {sql}", [lock_id, *params]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return row[0] if row else None
+    if connection.vendor != "postgresql":
+        rows = run_together([(LATEST_DUPLICATE_SQL, params)])
+        return (rows[0][0] if rows else None), None
+    lock_id = int.from_bytes(bytes.fromhex(dedupe_hash[:16]), "big", signed=True)
+    (duplicate_id, new_id), *_ = run_together(
+        [
+            ("SELECT pg_advisory_xact_lock(%s)", [lock_id]),
+            (
+                f"SELECT ({LATEST_DUPLICATE_SQL}),"
+                " nextval(pg_get_serial_sequence('leads_lead', 'id'))",
+                params,
+            ),
+        ]
+    )
+    return duplicate_id, new_id
 
 
 def _lead_email_context(lead, courses):
@@ -146,12 +158,13 @@ def lead_submit(
     dedupe_hash = _dedupe_hash(
         kind=kind, fields=fields, course_ids=[course.pk for course in courses]
     )
-    duplicate_id = _earlier_duplicate_id(dedupe_hash, now - dedupe_window())
+    duplicate_id, new_id = _duplicate_or_new_id(dedupe_hash, now - dedupe_window())
     if duplicate_id is not None:
         # Only the id on the way in: nearly every post is new, and a whole Lead is 30 columns.
         return Lead.objects.get(pk=duplicate_id), False
 
-    lead = Lead.objects.create(
+    lead = Lead(
+        id=new_id,
         kind=kind,
         **fields,
         consent_text=consent_text,
@@ -166,12 +179,39 @@ def lead_submit(
         created_at=now,
         contact_due_at=add_working_days(now, 1),
     )
-    if courses:
-        Lead.courses.through.objects.bulk_create(
-            [Lead.courses.through(lead_id=lead.pk, course_id=course.pk) for course in courses]
-        )
-    context = _lead_email_context(lead, courses)
+    # The lead, its courses and timeline, and its two e-mails: one round trip on PostgreSQL (the
+    # id is reserved), and no ORM compiler per row (statements.py). Model.save()'s signals are
+    # sent here, so that the dashboard's tally (insights) sees the lead as it did.
+    pre_save.send(sender=Lead, instance=lead, raw=False, using=lead._state.db, update_fields=None)
+    if new_id is None:
+        lead.pk = run_together([insert_statement(Lead, [lead], returning=("id",))])[0][0]
+        lead_row = None
+    else:
+        lead_row = insert_statement(Lead, [lead], with_pk=True)
+    lead._state.adding, lead._state.db = False, Lead.objects.db
     ack_key, notify_key = f"lead-ack:{lead.pk}", f"lead-notify:{lead.pk}"
+    activities = [
+        LeadActivity(
+            lead=lead, kind=LeadActivity.Kind.CREATED, to_status=Status.NEW, created_at=now
+        ),
+        LeadActivity(
+            lead=lead,
+            kind=LeadActivity.Kind.EMAIL,
+            text="Acknowledgement to the visitor",
+            email_key=ack_key,
+            created_at=now,
+        ),
+        LeadActivity(
+            lead=lead,
+            kind=LeadActivity.Kind.EMAIL,
+            text=f"New-lead notification to {staff_inbox()}",
+            email_key=notify_key,
+            created_at=now,
+        ),
+    ]
+    LeadCourse = Lead.courses.through  # noqa: N806 - a model class
+    course_rows = [LeadCourse(lead_id=lead.pk, course_id=course.pk) for course in courses]
+    context = _lead_email_context(lead, courses)
     email_enqueue_many(
         [
             {"key": ack_key, "to": lead.email, "template": "lead_ack", "context": context},
@@ -182,28 +222,20 @@ def lead_submit(
                 "context": context,
                 "headers": {"Reply-To": lead.email},
             },
-        ]
+        ],
+        together_with=[
+            lead_row,
+            course_rows and insert_statement(LeadCourse, course_rows),
+            insert_statement(LeadActivity, activities),
+        ],
     )
-    LeadActivity.objects.bulk_create(
-        [
-            LeadActivity(
-                lead=lead, kind=LeadActivity.Kind.CREATED, to_status=Status.NEW, created_at=now
-            ),
-            LeadActivity(
-                lead=lead,
-                kind=LeadActivity.Kind.EMAIL,
-                text="Acknowledgement to the visitor",
-                email_key=ack_key,
-                created_at=now,
-            ),
-            LeadActivity(
-                lead=lead,
-                kind=LeadActivity.Kind.EMAIL,
-                text=f"New-lead notification to {staff_inbox()}",
-                email_key=notify_key,
-                created_at=now,
-            ),
-        ]
+    post_save.send(
+        sender=Lead,
+        instance=lead,
+        created=True,
+        update_fields=None,
+        raw=False,
+        using=lead._state.db,
     )
     person_known.send(
         sender=Lead,

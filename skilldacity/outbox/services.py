@@ -32,10 +32,11 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.db.models.constants import OnConflict
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import render_to_string
 from django.utils import timezone
+
+from skilldacity.statements import insert_statement, run_together
 
 from .models import Email
 
@@ -88,14 +89,19 @@ def email_enqueue(*, key, to, template, context=None, send_after=None, headers=N
     return email_enqueue_many([{**message, "send_after": send_after, "headers": headers}])[0]
 
 
-def email_enqueue_many(messages):
+def email_enqueue_many(messages, *, together_with=()):
     """`email_enqueue` for several e-mails in one INSERT (a lead's acknowledgement and staff
-    notice). Each message is a dict of email_enqueue's arguments. Returns the rows, in order."""
+    notice). Each message is a dict of email_enqueue's arguments. Returns the rows, in order.
+
+    `together_with`: the caller's own statements, (sql, params) whose results nobody reads, sent
+    before the INSERT in the same round trip (a lead post's rows: see `statements.run_together`).
+    """
     now = timezone.now()
     emails = [_new_email(now=now, **message) for message in messages]
     if _muted.get():
+        run_together(together_with)
         return emails  # unsaved: there is no row, so neither a task nor the sweep can send it
-    inserted = _insert_unless_exists(emails)
+    inserted = _insert_unless_exists(emails, together_with)
     missing = {email.key for email in emails} - set(inserted)
     existing = {row.key: row for row in Email.objects.filter(key__in=missing)} if missing else {}
     if missing - set(existing):
@@ -121,30 +127,24 @@ def _new_email(*, now, key, to, template, context=None, send_after=None, headers
     )
 
 
-def _insert_unless_exists(emails):
+def _insert_unless_exists(emails, together_with=()):
     """INSERT ... ON CONFLICT DO NOTHING RETURNING id, key. Returns {key: email} of the inserted.
 
     Asking twice for one key is rare; catching the IntegrityError instead needs a savepoint
     around each insert, two more round trips per e-mail on every form post. A concurrent insert
-    of the same key is waited for by the database, then seen as the conflict. Django has no
-    public API for an ignored conflict that returns the new ids, hence QuerySet._insert (what
-    bulk_create uses).
+    of the same key is waited for by the database, then seen as the conflict.
     """
-    fields = [field for field in Email._meta.local_concrete_fields if not field.primary_key]
-    rows = Email.objects._insert(
-        emails,
-        fields=fields,
-        returning_fields=[Email._meta.pk, Email._meta.get_field("key")],
-        on_conflict=OnConflict.IGNORE,
+    rows = run_together(
+        [
+            *together_with,
+            insert_statement(Email, emails, returning=("id", "key"), ignore_conflicts=True),
+        ]
     )
     by_key = {}
     for email in emails:
         by_key.setdefault(email.key, email)
     inserted = {}
-    for row in rows:
-        if row is None:  # the one row conflicted
-            continue
-        pk, key = row
+    for pk, key in rows:
         email = by_key[key]
         email.pk = pk
         email._state.adding = False
