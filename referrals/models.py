@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from skilldacity.statements import insert_statement, run_together
+
 
 class ImmutableEntryError(Exception):
     """A ledger entry was asked to change or disappear. Corrections are reversing entries."""
@@ -140,10 +142,11 @@ class KnownEmail(models.Model):
     @classmethod
     def remember(cls, *, email, source, now):
         """Record the address unless known already: one INSERT ... ON CONFLICT DO NOTHING, which
-        cannot fail on a repeat, so callers need no savepoint around it."""
-        cls.objects.bulk_create(
-            [cls(email=email, first_source=source[:20], first_seen_at=now)], ignore_conflicts=True
-        )
+        cannot fail on a repeat, so callers need no savepoint around it. Every lead post runs it:
+        built from the model's fields, not through bulk_create's compiler (160 us of CPU a call
+        against 230 us, round trip included: skilldacity/statements.py)."""
+        known = cls(email=email, first_source=source[:20], first_seen_at=now)
+        run_together([insert_statement(cls, [known], ignore_conflicts=True)])
 
 
 class Redemption(models.Model):
