@@ -48,6 +48,8 @@ def run_together(statements):
     whose answer matters. SQLite runs one statement per call.
     """
     statements = [statement for statement in statements if statement]
+    if not statements:
+        return []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(

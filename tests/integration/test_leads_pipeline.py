@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.db import connection, connections
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from leads.demo import seed_catalogue
 from leads.models import Course, DevicePlatform, Lead
@@ -174,3 +175,32 @@ def test_a_post_is_a_fixed_small_number_of_statements_and_one_broker_publish(
     assert published == [("skilldacity.outbox.tasks.send_emails", [sorted(keys)])]
     # Nobody consumes these here; the rows are rolled back with the test anyway.
     live_broker.control.purge()
+
+
+def test_posted_leads_and_leads_made_elsewhere_share_one_sequence_of_ids(db, generous_rate_limit):
+    """A post reserves its lead's id from the table's sequence beside the dedupe check (one round
+    trip), then inserts the lead with it. A lead made through the ORM (the demo content, the admin
+    shell) takes its id from the same sequence, so neither ever collides with the other; and a
+    duplicate post's reserved id is a gap, not a row."""
+    seed_catalogue()
+    client = Client()
+    assert client.post("/contact/", callback_post(email="one@example.com")).status_code == 302
+    posted = Lead.objects.get(email="one@example.com")
+    made = Lead.objects.create(
+        kind=Lead.Kind.CALLBACK,
+        name="Made",
+        email="made@example.com",
+        contact_due_at=timezone.now(),
+    )
+    client.post("/contact/", callback_post(email="one@example.com"))  # a duplicate: no new row
+    assert client.post("/contact/", callback_post(email="two@example.com")).status_code == 302
+    again = Lead.objects.get(email="two@example.com")
+
+    assert posted.pk < made.pk < again.pk
+    assert Lead.objects.count() == 3
+    assert again.courses.count() == 1
+    assert list(again.activities.values_list("email_key", flat=True).order_by("pk")) == [
+        "",
+        f"lead-ack:{again.pk}",
+        f"lead-notify:{again.pk}",
+    ]
