@@ -182,13 +182,14 @@ def lead_submit(
     # The lead, its courses and timeline, and its two e-mails: one round trip on PostgreSQL (the
     # id is reserved), and no ORM compiler per row (statements.py). Model.save()'s signals are
     # sent here, so that the dashboard's tally (insights) sees the lead as it did.
-    pre_save.send(sender=Lead, instance=lead, raw=False, using=lead._state.db, update_fields=None)
+    database = Lead.objects.db
+    pre_save.send(sender=Lead, instance=lead, raw=False, using=database, update_fields=None)
     if new_id is None:
         lead.pk = run_together([insert_statement(Lead, [lead], returning=("id",))])[0][0]
         lead_row = None
     else:
         lead_row = insert_statement(Lead, [lead], with_pk=True)
-    lead._state.adding, lead._state.db = False, Lead.objects.db
+    lead._state.adding, lead._state.db = False, database
     ack_key, notify_key = f"lead-ack:{lead.pk}", f"lead-notify:{lead.pk}"
     activities = [
         LeadActivity(
@@ -235,7 +236,7 @@ def lead_submit(
         created=True,
         update_fields=None,
         raw=False,
-        using=lead._state.db,
+        using=database,
     )
     person_known.send(
         sender=Lead,
