@@ -420,3 +420,31 @@ def test_a_course_deleted_by_another_process_a_moment_ago_is_asked_for_again_not
     assert 'value="Ada Lovelace"' in response.content.decode()
     assert not Lead.objects.exists()
     assert not Email.objects.exists()
+
+
+def test_a_posted_lead_sends_the_model_signals_save_would(client, callback_data):
+    """lead_submit inserts the lead without Model.save() (skilldacity/statements.py) and sends
+    pre_save and post_save itself, with save()'s arguments, the row stored by post_save: the
+    dashboard's tally (insights) and any later receiver see the lead as before."""
+    from django.db.models.signals import post_save, pre_save
+
+    seen = []
+
+    def on_pre_save(sender, instance, raw, using, update_fields, **kwargs):
+        seen.append(("pre", instance._state.adding, raw, using, update_fields))
+
+    def on_post_save(sender, instance, created, raw, using, update_fields, **kwargs):
+        stored = Lead.objects.filter(pk=instance.pk, email=instance.email).exists()
+        seen.append(("post", created, raw, using, update_fields, stored))
+
+    pre_save.connect(on_pre_save, sender=Lead)
+    post_save.connect(on_post_save, sender=Lead)
+    try:
+        assert client.post("/contact/", callback_data()).status_code == 302
+    finally:
+        pre_save.disconnect(on_pre_save, sender=Lead)
+        post_save.disconnect(on_post_save, sender=Lead)
+    assert seen == [
+        ("pre", True, False, "default", None),
+        ("post", True, False, "default", None, True),
+    ]
