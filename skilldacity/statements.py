@@ -8,6 +8,8 @@ is what `Model.save()` adds: signals (a caller that needs them sends them) and v
 ORM's INSERT does not validate either).
 """
 
+import functools
+
 from django.db import connection
 
 
@@ -19,7 +21,7 @@ def insert_statement(model, objs, *, with_pk=False, returning=(), ignore_conflic
     NOTHING (the conflicting rows are then not returned).
     """
     meta = model._meta
-    fields = [field for field in meta.local_concrete_fields if with_pk or not field.primary_key]
+    fields = _insert_fields(model, with_pk)
     quote = connection.ops.quote_name
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     # Names from the model's own meta, quoted; every value is a parameter.
@@ -37,6 +39,20 @@ def insert_statement(model, objs, *, with_pk=False, returning=(), ignore_conflic
         for field in fields
     ]
     return sql, params
+
+
+@functools.cache
+def _insert_fields(model, with_pk):
+    fields = []
+    for field in model._meta.local_concrete_fields:
+        if (field.primary_key and not with_pk) or field.generated:
+            continue
+        if field.has_db_default() and not field.has_default():
+            # Its value would be an expression for the database to fill in, which only the ORM's
+            # compiler can write.
+            raise ValueError(f"{field} has only a database default: insert it through the ORM")
+        fields.append(field)
+    return fields
 
 
 def run_together(statements):

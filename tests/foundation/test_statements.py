@@ -6,7 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
+from django.test.utils import isolate_apps
 from django.utils import timezone
 
 from referrals.models import KnownEmail
@@ -81,3 +82,18 @@ def test_one_failing_statement_leaves_nothing_of_the_others():
             ]
         )
     assert list(KnownEmail.objects.values_list("email", flat=True)) == ["taken@example.com"]
+
+
+@isolate_apps("referrals")
+def test_a_field_only_the_database_can_fill_is_refused_not_written_as_null():
+    class Counter(models.Model):
+        hits = models.IntegerField(db_default=0)
+
+        class Meta:
+            app_label = "referrals"
+
+        def __str__(self):
+            return str(self.hits)
+
+    with pytest.raises(ValueError, match="only a database default"):
+        insert_statement(Counter, [Counter()])
