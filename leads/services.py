@@ -180,8 +180,8 @@ def lead_submit(
         contact_due_at=add_working_days(now, 1),
     )
     # The lead, its courses and timeline, and its two e-mails: one round trip on PostgreSQL (the
-    # id is reserved), and no ORM compiler per row (statements.py). Model.save()'s signals are
-    # sent here, so that the dashboard's tally (insights) sees the lead as it did.
+    # id is reserved), not four (statements.py). Model.save()'s signals are sent here, so that
+    # the dashboard's tally (insights) sees the lead as it did.
     database = Lead.objects.db
     pre_save.send(sender=Lead, instance=lead, raw=False, using=database, update_fields=None)
     if new_id is None:
