@@ -9,8 +9,7 @@ from django.utils import timezone
 from skilldacity.addresses import normalise_email
 from skilldacity.signals import person_known
 
-from .models import KnownEmail
-from .services.rules import referral_record
+from .services.rules import referral_record, remember_email
 
 logger = logging.getLogger(__name__)
 
@@ -22,11 +21,12 @@ def record_referral(sender, *, email, source, email_confirmed=False, **kwargs):
     if not (attribution.get("ref") or email_confirmed or user is not None):
         # Most events (an anonymous lead, a sign-up before its confirmation) carry no referral
         # code, confirm nothing and name no account, so no referral can be created, confirmed or
-        # paid: the site only notes that it knows the person now. That is one statement that
-        # cannot fail on a repeat, so it needs neither referral_record's lookups nor a savepoint.
+        # paid: the site only notes that it knows the person now (for a lead, the lead itself
+        # says so). That is one statement at most, which cannot fail on a repeat, so it needs
+        # neither referral_record's lookups nor a savepoint.
         email = normalise_email(email)
         if "@" in email:
-            KnownEmail.remember(email=email, source=source, now=timezone.now())
+            remember_email(email, source, timezone.now())
         return
     # The sender's own row (a lead, a subscription) matters more than a referral: a failure here
     # rolls back to this savepoint only, is logged, and never loses what the visitor sent.

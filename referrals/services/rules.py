@@ -36,7 +36,8 @@ def _attribution_expired(attribution, now):
 
 def _known_before(email, *, user, cutoff):
     """Did the site know this person before the referral? Accounts, earlier person_known events,
-    and (when installed) other apps' rows with an `email` and `created_at` older than the cutoff."""
+    and (when installed) other apps' rows with an `email` and `created_at` older than the cutoff:
+    the leads are the only record of the people they bring (SOURCES_WITH_OWN_RECORD)."""
     User = get_user_model()
     # An account counts once verified (active) and older than the referral: the friend's own
     # sign-up, still waiting for its verification link, does not make them "known".
@@ -81,8 +82,16 @@ def _hold_reason(*, email, referrer, ip, now):
     return ""
 
 
-def _remember_email(email, source, now):
-    KnownEmail.remember(email=email, source=source, now=now)
+# Sources whose own rows say when the site first heard of someone, and which `_known_before`
+# reads. A lead is one, and it is anonymised when its retention ends or its sender asks to be
+# erased (leads.services.person_erase): a copy of its address here would outlive both.
+SOURCES_WITH_OWN_RECORD = frozenset({"lead"})
+
+
+def remember_email(email, source, now):
+    """Note that the site knows this (normalised) address now, unless `source` is its record."""
+    if source not in SOURCES_WITH_OWN_RECORD:
+        KnownEmail.remember(email=email, source=source, now=now)
 
 
 def referral_record(*, email, source, email_confirmed, attribution=None, ip=None, user=None):
@@ -101,7 +110,7 @@ def referral_record(*, email, source, email_confirmed, attribution=None, ip=None
             referral = _referral_create(
                 email=email, source=source, attribution=attribution, ip=ip, user=user, now=now
             )
-        _remember_email(email, source, now)
+        remember_email(email, source, now)
         if referral is None:
             return None
         if email_confirmed and referral.email_confirmed_at is None:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from leads import services, tasks
 from leads.models import Lead, LeadActivity
 from leads.workdays import add_working_days
+from referrals.models import KnownEmail
 from skilldacity.outbox.models import Email
 
 pytestmark = pytest.mark.django_db
@@ -216,6 +217,7 @@ def test_erasing_a_person_anonymises_their_leads_and_keeps_the_counts(
     assert not LeadActivity.objects.filter(text__contains="Lovelace").exists()
     assert not Email.objects.filter(to__iexact="ada@example.com").exists()
     assert not Email.objects.filter(context__name="Ada Lovelace", key__contains=f":{first.pk}")
+    assert not KnownEmail.objects.filter(email="ada@example.com").exists()
     other.refresh_from_db()
     assert other.email == "grace@example.com"
     assert services.person_export(email="ada@example.com")["leads"] == []

@@ -130,9 +130,66 @@ def test_person_seen_before_the_referral_was_known(referrer):
 
 
 def test_earlier_event_without_code_makes_the_person_known(referrer):
-    known("friend@example.com", code="", confirmed=False, source="lead")
+    known("friend@example.com", code="", confirmed=False, source="newsletter")
     assert known("friend@example.com") is None
     assert balance(referrer) == 0
+
+
+def submit_lead(email):
+    from leads.demo import seed_catalogue
+    from leads.models import Course, DevicePlatform, Lead
+    from leads.services import lead_submit
+
+    seed_catalogue()
+    lead, _ = lead_submit(
+        kind=Lead.Kind.CALLBACK,
+        fields={
+            "name": "Friend",
+            "email": email,
+            "phone": "+447911123456",
+            "platform": DevicePlatform.objects.first(),
+            "message": "",
+        },
+        courses=[Course.objects.first()],
+        consent_text="I agree",
+        attribution={},
+        source_path="/contact/",
+        article=None,
+        ip="10.0.0.9",
+    )
+    return lead
+
+
+def test_an_earlier_lead_makes_its_sender_known_without_a_copy_of_the_address(referrer):
+    submit_lead("Friend@Example.com")
+    assert not KnownEmail.objects.exists()
+    assert known("friend@example.com") is None
+    assert balance(referrer) == 0
+
+
+def test_an_erased_lead_no_longer_makes_its_sender_known(referrer):
+    """The copy of a lead's address in KnownEmail outlived the lead's erasure (and the end of
+    its retention): the erased person stayed "known" to the referral rules for ever."""
+    from leads.services import person_erase
+
+    submit_lead("friend@example.com")
+    person_erase(email="friend@example.com", actor=None)
+    referral = known("friend@example.com")
+    assert referral.state == Referral.State.QUALIFIED
+    assert balance(referrer) == 100
+
+
+def test_the_migration_forgets_the_lead_addresses_copied_so_far(db):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("referrals.migrations.0006_forget_lead_addresses")
+    now = timezone.now()
+    for email, source in [("lead@example.com", "lead"), ("news@example.com", "newsletter")]:
+        KnownEmail.objects.create(email=email, first_source=source, first_seen_at=now)
+    migration.forget_lead_addresses(apps, None)
+    assert list(KnownEmail.objects.values_list("email", flat=True)) == ["news@example.com"]
 
 
 def test_first_referrer_keeps_the_credit(referrer):
