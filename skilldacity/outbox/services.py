@@ -16,6 +16,13 @@ written. So:
   `email_send`). The Message-ID is fixed when the row is created, so even then the two copies carry
   the same Message-ID, which mailbox providers use to drop the second.
 
+Handing out. A row is written with no task (`queued_at` empty). After the commit the web process
+wakes the senders: it publishes one `hand_out_waiting` task, unless one is already on its way, which
+then hands out this row too (`wake_senders`). That task, in a worker, gives the rows with no task
+to the send tasks, locking and stamping them as the sweep does. So a form post costs one Redis
+command, not a publish (a millisecond of the web process's CPU, the largest single part of a lead
+post; bench/leads_submit.py).
+
 The periodic sweep (Celery beat) hands out whatever is due and has no live task: rows written while
 the broker was down, rows of a killed worker, scheduled follow-ups (`send_after` in the future).
 """
@@ -24,11 +31,12 @@ import logging
 import random
 import smtplib
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from contextvars import ContextVar
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -53,6 +61,11 @@ TASK_BATCH = 10
 # After a failed publish this process stops trying for a while: during a broker outage only the
 # first request pays the bounded connection timeout, the others leave their rows to the sweep.
 _publish_paused_until = 0.0
+
+# Set (in the shared cache) while a hand_out_waiting task is on its way, cleared when it starts.
+# It expires in case that task is lost: the next commit then wakes the senders again.
+WAKE_KEY = "outbox:wake"
+WAKE_SECONDS = 5
 
 
 # True while demo content is loaded: its visitors and staff inbox are made up, and nobody may be
@@ -123,7 +136,7 @@ def _new_email(*, now, key, to, template, context=None, send_after=None, headers
         context=context or {},
         headers=headers or {},
         send_after=send_after,
-        queued_at=now if send_after <= now else None,
+        queued_at=None,  # no task yet: wake_senders (or, failing that, the sweep) hands it out
     )
 
 
@@ -154,7 +167,7 @@ def _insert_unless_exists(emails, together_with=()):
 
 
 class _CommitBatch(list):
-    """The due e-mails of one transaction, published together once it commits."""
+    """The due e-mails of one transaction, handed out together once it commits."""
 
     def __init__(self, savepoints):
         super().__init__()
@@ -163,15 +176,15 @@ class _CommitBatch(list):
 
     def __call__(self):
         self.done = True
-        publish_sends(self, together=True)
+        wake_senders(self)
 
 
 def _publish_after_commit(email_id):
-    """One broker publish per transaction, however many e-mails it records (a lead's
-    acknowledgement and staff notice were two publishes, each a round trip to the broker)."""
+    """One wake-up per transaction, however many e-mails it records (a lead's acknowledgement
+    and staff notice were two publishes, each a round trip to the broker)."""
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
-        publish_sends([email_id])
+        wake_senders([email_id])
         return
     savepoints = set(connection.savepoint_ids)
     batch = getattr(connection, "_outbox_commit_batch", None)
@@ -223,6 +236,68 @@ def hand_out_now(rows, publish):
         )
         transaction.on_commit(lambda: publish(retried))
     return len(retried)
+
+
+def wake_senders(email_ids):
+    """After the commit that recorded these due rows (with no task): see that a hand_out_waiting
+    task is on its way. Returns True if this call published one.
+
+    Every commit that finds the key set leaves its rows to the task that set it: that task
+    clears the key before it looks for rows, so it sees every row committed before the key was
+    found set, and a row committed after the key was cleared wakes a task of its own. With no
+    broker (tasks inline) the rows are sent here, as before.
+    """
+    global _publish_paused_until
+    from .tasks import hand_out_waiting
+
+    if hand_out_waiting.app.conf.task_always_eager:
+        publish_sends(email_ids, together=True)
+        return False
+    if time.monotonic() < _publish_paused_until:
+        return False  # the broker was down a moment ago: the sweep has these rows
+    try:
+        if not cache.add(WAKE_KEY, 1, timeout=WAKE_SECONDS):
+            return False
+    except Exception:  # noqa: BLE001 - with the cache down, publish: an extra task costs little
+        logger.warning("Cache unreachable: waking the senders without the pending-task key")
+    try:
+        hand_out_waiting.apply_async()
+    except Exception as exc:  # noqa: BLE001 - a broker outage must not fail the caller
+        _publish_paused_until = time.monotonic() + float(settings.OUTBOX_PUBLISH_PAUSE_SECONDS)
+        logger.warning(
+            "Broker unreachable (%s: %s); the sweep will hand out %s e-mail(s)",
+            type(exc).__name__,
+            exc,
+            len(email_ids),
+        )
+        with suppress(Exception):  # the next commit after the pause tries again
+            cache.delete(WAKE_KEY)
+        return False
+    return True
+
+
+def outbox_hand_out_waiting():
+    """Hand out every due row that has no task yet (what commits woke us for). Returns the ids.
+
+    Clears the wake-up key first (see `wake_senders`). Rows that have a task, or are being sent,
+    are left alone, and so are a campaign's rows, which its batch senders claim (outbox/batch.py).
+    """
+    try:
+        cache.delete(WAKE_KEY)
+    except Exception:  # noqa: BLE001 - then the key expires by itself
+        logger.warning("Cache unreachable: the wake-up key stays until it expires")
+    limit = int(settings.OUTBOX_SWEEP_BATCH)
+    handed_out = []
+    while True:
+        waiting = Email.objects.due(timezone.now() + CLOCK_TOLERANCE).filter(queued_at=None)
+        row_ids = hand_out_due(waiting, _publish_together, limit=limit)
+        handed_out += row_ids
+        if len(row_ids) < limit:
+            return handed_out
+
+
+def _publish_together(email_ids):
+    return publish_sends(email_ids, together=True)
 
 
 def publish_sends(email_ids, *, countdown=None, together=False):

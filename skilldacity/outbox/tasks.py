@@ -19,5 +19,11 @@ def send_emails(email_ids):
 
 
 @shared_task(ignore_result=True)
+def hand_out_waiting():
+    """Woken after a commit that recorded e-mails (services.wake_senders)."""
+    return len(services.outbox_hand_out_waiting())
+
+
+@shared_task(ignore_result=True)
 def sweep_outbox():
     return len(services.outbox_sweep())

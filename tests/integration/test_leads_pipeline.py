@@ -13,6 +13,7 @@ from django.utils import timezone
 from leads.demo import seed_catalogue
 from leads.models import Course, DevicePlatform, Lead
 from skilldacity.outbox.models import Email
+from skilldacity.outbox.services import WAKE_KEY
 from skilldacity.quarantine.models import QuarantinedPost
 from skilldacity.spam import form_started_token
 
@@ -131,10 +132,11 @@ def test_values_postgresql_would_refuse_are_form_errors_or_ignored(
         assert Lead.objects.count() == 0
 
 
-def test_a_post_is_a_fixed_small_number_of_statements_and_one_broker_publish(
+def test_a_post_is_a_fixed_small_number_of_statements_and_at_most_one_broker_publish(
     db, generous_rate_limit, live_broker, django_capture_on_commit_callbacks
 ):
-    """Issue 14: the acknowledgement and the staff notice leave in one publish, after commit;
+    """Issue 14: the acknowledgement and the staff notice wake the senders in one publish, after
+    commit, and the posts that follow while that wake-up waits for a worker publish nothing;
     no savepoints, no referral lookups for a visitor without a referral code (24 statements and
     2 publishes before; then 10; then 9; then 6; 5 now: the savepoint and its release (the
     test's transaction), the advisory lock, dedupe check and the new lead's id together, the lead
@@ -150,9 +152,11 @@ def test_a_post_is_a_fixed_small_number_of_statements_and_one_broker_publish(
     def count_publish(sender=None, body=None, **kwargs):
         published.append((sender, list(body[0]) if body else None))
 
-    def count(email):
+    def count(email, *, woken=False):
         data = callback_post(email=email)
         published.clear()
+        if not woken:
+            cache.delete(WAKE_KEY)  # as a worker starting the hand-out does
         with (
             django_capture_on_commit_callbacks(execute=True),
             CaptureQueriesContext(connection) as queries,
@@ -172,7 +176,15 @@ def test_a_post_is_a_fixed_small_number_of_statements_and_one_broker_publish(
     lead = Lead.objects.get(email="two@example.com")
     keys = dict(Email.objects.filter(key__endswith=f":{lead.pk}").values_list("pk", "key"))
     assert sorted(keys.values()) == [f"lead-ack:{lead.pk}", f"lead-notify:{lead.pk}"]
-    assert published == [("skilldacity.outbox.tasks.send_emails", [sorted(keys)])]
+    assert set(Email.objects.filter(pk__in=keys).values_list("queued_at", flat=True)) == {None}
+    assert published == [("skilldacity.outbox.tasks.hand_out_waiting", [])]
+
+    before_task_publish.connect(count_publish)
+    try:
+        assert count("three@example.com", woken=True) == 5
+    finally:
+        before_task_publish.disconnect(count_publish)
+    assert published == [], "a post published while a wake-up was still on its way"
     # Nobody consumes these here; the rows are rolled back with the test anyway.
     live_broker.control.purge()
 

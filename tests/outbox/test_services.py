@@ -4,6 +4,7 @@ import smtplib
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
@@ -12,14 +13,16 @@ from hypothesis import strategies as st
 
 from skilldacity.outbox.models import Email
 from skilldacity.outbox.services import (
+    WAKE_KEY,
     backoff_delay,
     email_cancel,
     email_enqueue,
     email_retry,
     is_permanent_failure,
+    outbox_hand_out_waiting,
     outbox_sweep,
 )
-from skilldacity.outbox.tasks import send_email, send_emails
+from skilldacity.outbox.tasks import hand_out_waiting, send_email, send_emails
 
 from .conftest import permanent, temporary
 
@@ -211,12 +214,13 @@ def test_unreachable_broker_leaves_rows_to_the_sweep_without_failing_the_caller(
         attempts.append(args)
         raise OperationalError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
 
-    monkeypatch.setattr(send_email, "apply_async", broker_down)
+    monkeypatch.setattr(hand_out_waiting, "apply_async", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         first = enqueue("a:1")
     with django_capture_on_commit_callbacks(execute=True):
         second = enqueue("a:2")
     assert len(attempts) == 1, "the second request did not wait for the broker again"
+    assert cache.get(WAKE_KEY) is None, "a failed wake-up left the key to block the next one"
     assert list(Email.objects.filter(queued_at=None).order_by("pk")) == [first, second]
 
     send_email.app.conf.task_always_eager = True
@@ -224,14 +228,17 @@ def test_unreachable_broker_leaves_rows_to_the_sweep_without_failing_the_caller(
     assert len(mailoutbox) == 2
 
 
-def test_the_e_mails_of_one_transaction_leave_in_one_publish(
-    monkeypatch, django_capture_on_commit_callbacks
+def test_commits_wake_the_senders_once_until_the_hand_out_starts(
+    monkeypatch, mailoutbox, django_capture_on_commit_callbacks
 ):
-    """A lead's acknowledgement and staff notice: one round trip to the broker, not two."""
+    """A lead's acknowledgement and staff notice, and the next posts' e-mails: one publish for
+    all of them while it waits for a worker; once the hand-out has started, the next commit
+    publishes another, and the hand-out sends every row that was waiting, each once."""
     send_email.app.conf.task_always_eager = False  # the autouse _tasks_inline fixture restores it
-    calls = []
-    monkeypatch.setattr(send_emails, "apply_async", lambda args, **kw: calls.append(args))
-    monkeypatch.setattr(send_email, "apply_async", lambda args, **kw: calls.append(args))
+    wakes, sends = [], []
+    monkeypatch.setattr(hand_out_waiting, "apply_async", lambda *a, **kw: wakes.append(a))
+    monkeypatch.setattr(send_emails, "apply_async", lambda args, **kw: sends.append(args[0]))
+    monkeypatch.setattr(send_email, "apply_async", lambda args, **kw: sends.append(list(args)))
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         first, second = enqueue("t:1"), enqueue("t:2")
         enqueue("t:1")  # asked twice: the same row, not a second send
@@ -245,10 +252,19 @@ def test_the_e_mails_of_one_transaction_leave_in_one_publish(
         except RuntimeError:
             pass
         fifth = enqueue("t:5")
-    send_email.app.conf.task_always_eager = True
+    assert len(wakes) == 1
+    assert not sends
 
-    assert calls == [([first.pk, second.pk],), (third.pk,), (fifth.pk,)]
+    handed_out = outbox_hand_out_waiting()
+    assert sorted(handed_out) == [first.pk, second.pk, third.pk, fifth.pk]
+    assert sorted(pk for batch in sends for pk in batch) == sorted(handed_out)
+    assert not Email.objects.filter(queued_at=None).exists()
     assert not Email.objects.filter(key="t:4").exists()
+    assert outbox_hand_out_waiting() == [], "a row was handed out twice"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue("t:6")
+    assert len(wakes) == 2, "a commit after the hand-out started did not wake the senders"
 
 
 @given(st.integers(min_value=1, max_value=40))
