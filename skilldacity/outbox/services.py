@@ -247,7 +247,6 @@ def wake_senders(email_ids):
     found set, and a row committed after the key was cleared wakes a task of its own. With no
     broker (tasks inline) the rows are sent here, as before.
     """
-    global _publish_paused_until
     from .tasks import hand_out_waiting
 
     if hand_out_waiting.app.conf.task_always_eager:
@@ -263,13 +262,7 @@ def wake_senders(email_ids):
     try:
         hand_out_waiting.apply_async()
     except Exception as exc:  # noqa: BLE001 - a broker outage must not fail the caller
-        _publish_paused_until = time.monotonic() + float(settings.OUTBOX_PUBLISH_PAUSE_SECONDS)
-        logger.warning(
-            "Broker unreachable (%s: %s); the sweep will hand out %s e-mail(s)",
-            type(exc).__name__,
-            exc,
-            len(email_ids),
-        )
+        _pause_publishing(exc, f"{len(email_ids)} e-mail(s)")
         with suppress(Exception):  # the next commit after the pause tries again
             cache.delete(WAKE_KEY)
         return False
@@ -325,7 +318,6 @@ def publish_tasks(task, row_ids, *, countdown=None, leave_to_sweep, batch_task=N
     Publishing is bounded by the broker timeouts in settings (CELERY_BROKER_TRANSPORT_OPTIONS, no
     publish retries): about 2 s at most, so a request never hangs on a dead or black-holed Redis.
     """
-    global _publish_paused_until
 
     row_ids = list(row_ids)
     if not row_ids:
@@ -350,16 +342,20 @@ def publish_tasks(task, row_ids, *, countdown=None, leave_to_sweep, batch_task=N
                 batch_task.apply_async((chunk,), countdown=countdown)
             published += len(chunk)
     except Exception as exc:  # noqa: BLE001 - a broker outage must not fail the caller
-        _publish_paused_until = time.monotonic() + float(settings.OUTBOX_PUBLISH_PAUSE_SECONDS)
-        logger.warning(
-            "Broker unreachable (%s: %s); the sweep will hand out %s %s task(s)",
-            type(exc).__name__,
-            exc,
-            len(row_ids) - published,
-            task.name,
-        )
+        _pause_publishing(exc, f"{len(row_ids) - published} {task.name} task(s)")
         leave_to_sweep(row_ids[published:])
     return published
+
+
+def _pause_publishing(exc, left_to_sweep):
+    global _publish_paused_until
+    _publish_paused_until = time.monotonic() + float(settings.OUTBOX_PUBLISH_PAUSE_SECONDS)
+    logger.warning(
+        "Broker unreachable (%s: %s); the sweep will hand out %s",
+        type(exc).__name__,
+        exc,
+        left_to_sweep,
+    )
 
 
 def _leave_to_sweep(email_ids):
