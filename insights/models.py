@@ -20,8 +20,9 @@ class LeadTally(Tally):
     """Leads created in a period, by kind, source and article: what the lead charts and the
     funnel count. Spam is left out, as on the dashboard.
 
-    Kept in step with the leads in the same transaction as each change (insights/rollups.py);
-    `manage.py insights_rollup` checks it against a direct count over the leads.
+    Kept in step with the leads in the same transaction as each change, and a posted lead
+    counted by a job (insights/rollups.py); `manage.py insights_rollup` checks it against a
+    direct count over the leads.
     """
 
     # 0 for no article: a NULL would never conflict in the upsert's unique key. Not a foreign

@@ -65,6 +65,9 @@ class Filters:
     def __init__(self, start, end, kind="", source=""):
         self.start, self.end, self.kind, self.source = start, end, kind, source
         self._lead_weeks = None
+        # The leads posted since the tally job last ran: counted now, so that every chart
+        # equals a direct count (one indexed lookup when there are none).
+        rollups.tally_new_leads()
 
     def tallies(self, model):
         """The tally rows that add up to the range: its whole weeks, and the days at its edges.

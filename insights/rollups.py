@@ -1,4 +1,11 @@
-"""Keeping the tallies in step with the leads, in the same transaction as every change.
+"""Keeping the tallies in step with the leads.
+
+Every change to a lead that is already counted moves its counts in the same transaction. A lead a
+visitor posts is counted later, by `tally_new_leads`: Celery beat runs it every minute, and the
+dashboard runs it before it reads, so what staff see still equals a direct count. Until then the
+lead's `tallied` is False and nothing moves its counts (a change before the job just changes what
+the job will count). That took the tally's upsert, which every post made on the same few rows,
+off the form post (bench/leads_submit.py).
 
 A lead that is not spam counts once in LeadTally, in the row of its (local day, kind, source,
 article) and again in the row of its week; and in StageTally once per funnel stage it reached,
@@ -107,8 +114,9 @@ def local_day(moment):
 
 
 def contributions(values):
-    """What one lead adds: ({LeadTally key: counts}, {StageTally key: n}); nothing for spam."""
-    if values["status"] == Lead.Status.SPAM:
+    """What one lead adds: ({LeadTally key: counts}, {StageTally key: n}); nothing for spam, or
+    for a lead the tally job has not counted yet."""
+    if values["status"] == Lead.Status.SPAM or not values.get("tallied", True):
         return {}, {}
     day = local_day(values["created_at"])
     kind, source = values["kind"], source_of(values)
@@ -128,7 +136,7 @@ def contributions(values):
 
 
 def _values_of(lead):
-    return {name: getattr(lead, name) for name in FIELDS}
+    return {**{name: getattr(lead, name) for name in FIELDS}, "tallied": lead.tallied}
 
 
 def _stored(lead_ids):
@@ -136,7 +144,35 @@ def _stored(lead_ids):
     if connection.in_atomic_block:
         # Locked until the change commits: a change made in between would be counted twice.
         leads = leads.select_for_update()
-    return {row.pop("id"): row for row in leads.values("id", *FIELDS)}
+    return {row.pop("id"): row for row in leads.values("id", *FIELDS, "tallied")}
+
+
+# Leads one transaction of the tally job counts.
+TALLY_BATCH = 1000
+
+
+def tally_new_leads():
+    """Count the leads not counted yet (posted by visitors since the last run). Returns how many.
+
+    Waits for a lead another transaction has locked rather than skipping it: the dashboard runs
+    this before it reads, and must find every committed lead counted. A lead changed meanwhile is
+    counted as it is now.
+    """
+    counted = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Lead.objects.filter(tallied=False)
+                .order_by("pk")
+                .select_for_update()
+                .values("id", *FIELDS)[:TALLY_BATCH]
+            )
+            if not rows:
+                return counted
+            lead_ids = [row.pop("id") for row in rows]
+            move([], rows)
+            Lead.objects.filter(pk__in=lead_ids).update(tallied=True)
+        counted += len(lead_ids)
 
 
 def _add(totals, found, sign):
@@ -203,7 +239,11 @@ def lead_pre_save(sender, instance, raw, update_fields, **kwargs):
     if raw or instance._state.adding or not _touches_counts(update_fields):
         return
     # What the database holds, not what this instance was loaded with: it may be stale.
-    instance._insights_before = _stored([instance.pk]).get(instance.pk)
+    instance._insights_before = before = _stored([instance.pk]).get(instance.pk)
+    if before is not None:
+        # A full save must not write back a `tallied` the job has changed since the load: the
+        # lead would be counted again.
+        instance.tallied = before["tallied"]
 
 
 def lead_post_save(sender, instance, created, raw, update_fields, **kwargs):
@@ -214,7 +254,7 @@ def lead_post_save(sender, instance, created, raw, update_fields, **kwargs):
     if before is not None and update_fields is not None:
         # Only these columns were written; the others are still what the database had.
         written = _written(update_fields)
-        after = {name: after[name] if name in written else before[name] for name in FIELDS}
+        after = {name: after[name] if name in written else before[name] for name in after}
     move([before] if before else [], [after])
     instance._insights_before = None
 
@@ -311,7 +351,9 @@ def _differences(have, want):
 
 
 def check():
-    """Where the tallies and a direct count over the leads disagree: {key: (stored, counted)}."""
+    """Where the tallies and a direct count over the leads disagree: {key: (stored, counted)}.
+    Counts the leads waiting for the tally job first, as the dashboard does."""
+    tally_new_leads()
     return {
         **_differences(_table(LeadTally, LEAD_KEY, COUNTS), with_weeks(counted())),
         **_differences(_table(StageTally, STAGE_KEY, ("n",)), with_weeks(timed())),
@@ -327,6 +369,8 @@ def rebuild(lead_model=Lead, lead_tally=LeadTally, stage_tally=StageTally):
         # Lead writes wait for the rebuild, so none is counted twice or missed.
         with connection.cursor() as cursor:
             cursor.execute(f"LOCK TABLE {lead_model._meta.db_table} IN SHARE MODE")
+    if any(field.name == "tallied" for field in lead_model._meta.fields):
+        lead_model.objects.filter(tallied=False).update(tallied=True)  # all counted below
     written = 0
     for model, key, counts, rows in (
         (lead_tally, LEAD_KEY, COUNTS, counted(lead_model.objects.all())),

@@ -153,6 +153,9 @@ class Lead(models.Model):
     anonymised_at = models.DateTimeField(
         null=True, blank=True, help_text="Personal data erased; the lead still counts."
     )
+    # A lead a visitor posts is added to the dashboard's tallies by a job, not in the post's own
+    # transaction (insights/rollups.py, tally_new_leads); until then this is False.
+    tallied = models.BooleanField(default=True, editable=False)
 
     objects = LeadQuerySet.as_manager()
 
@@ -167,6 +170,10 @@ class Lead(models.Model):
             models.Index(fields=["status", "contact_due_at"], name="lead_overdue_idx"),
             models.Index(fields=["dedupe_hash", "created_at"], name="lead_dedupe_idx"),
             models.Index(Upper("email"), name="lead_email_upper_idx"),
+            # Only the few leads waiting for the tally job: it and the dashboard look them up.
+            models.Index(
+                fields=["id"], condition=models.Q(tallied=False), name="lead_untallied_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -178,10 +178,11 @@ def lead_submit(
         dedupe_hash=dedupe_hash,
         created_at=now,
         contact_due_at=add_working_days(now, 1),
+        tallied=False,  # counted by the tally job, not in this transaction (insights.rollups)
     )
     # The lead, its courses and timeline, and its two e-mails: one round trip on PostgreSQL (the
-    # id is reserved), not four (statements.py). Model.save()'s signals are sent here, so that
-    # the dashboard's tally (insights) sees the lead as it did.
+    # id is reserved), not four (statements.py). Model.save()'s signals are sent here, as save()
+    # would send them.
     database = Lead.objects.db
     pre_save.send(sender=Lead, instance=lead, raw=False, using=database, update_fields=None)
     if new_id is None:

@@ -313,6 +313,12 @@ CELERY_BEAT_SCHEDULE = {
         # Sweeps that piled up while the broker was down are dropped, not run back to back.
         "options": {"expires": OUTBOX_SWEEP_INTERVAL_SECONDS},
     },
+    # The leads visitors posted, into the dashboard's tallies (which also does it when read).
+    "insights-tally-new-leads": {
+        "task": "insights.tasks.tally_new_leads",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
     "leads-overdue-reminders": {
         "task": "leads.tasks.remind_overdue_leads",
         "schedule": crontab(minute="*/30"),

@@ -107,7 +107,46 @@ def lived_in_leads(db, django_user_model):
     moved.kind, moved.utm_source = "quote", "linkedin"
     moved.created_at -= timedelta(days=9)
     moved.save()
-    return leads
+    # Leads visitors posted, which the tally job counts (here: the dashboard, before it reads),
+    # changed, erased and deleted before it ran.
+    posted = [post_lead(f"posted{n}@example.com", at=EDGES[n]) for n in range(5)]
+    services.lead_transition(lead_id=posted[0].pk, to_status="contacted", actor=staff)
+    services.lead_transition(lead_id=posted[0].pk, to_status="quoted", actor=staff)
+    services.lead_transition(lead_id=posted[1].pk, to_status="spam", actor=staff)
+    services.person_erase(email="posted2@example.com", actor=staff)
+    posted[3].delete()
+    return leads + posted
+
+
+def post_lead(email, *, at=None, kind=Lead.Kind.QUOTE):
+    """A lead as the form stores it (services.lead_submit), created at `at`."""
+    from unittest import mock
+
+    from django.utils import timezone
+
+    from leads.demo import seed_catalogue
+    from leads.models import Course, DevicePlatform
+
+    seed_catalogue()
+    with mock.patch.object(timezone, "now", lambda: at or timezone.localtime()):
+        lead, created = services.lead_submit(
+            kind=kind,
+            fields={
+                "name": "Visitor",
+                "email": email,
+                "phone": "",
+                "platform": DevicePlatform.objects.first(),
+                "message": "",
+            },
+            courses=[Course.objects.first()],
+            consent_text="I agree",
+            attribution={"utm_source": "linkedin"},
+            source_path="/quote/",
+            article=None,
+            ip="10.0.0.1",
+        )
+    assert created
+    return lead
 
 
 def _period(start, end):
@@ -218,6 +257,46 @@ def test_a_change_behind_the_tallies_back_is_reported_and_a_rebuild_mends_it(liv
     assert rollups.check() == {}
 
 
+def test_a_posted_lead_is_counted_by_the_job_not_by_its_post(db, django_user_model):
+    staff = django_user_model.objects.create_user("staff", is_staff=True)
+    lead = post_lead("new@example.com", at=EDGES[3])
+    assert not lead.tallied and not LeadTally.objects.exists()
+    services.lead_transition(lead_id=lead.pk, to_status="contacted", actor=staff)
+    assert not LeadTally.objects.exists(), "a lead not counted yet had its counts moved"
+
+    assert rollups.tally_new_leads() == 1
+    assert rollups.tally_new_leads() == 0
+    week = LeadTally.objects.get(days=7)
+    assert (week.leads, week.contacted, week.quoted, week.source) == (1, 1, 0, "campaign")
+    assert rollups.check() == {}
+    services.lead_transition(lead_id=lead.pk, to_status="quoted", actor=staff)
+    assert LeadTally.objects.get(days=7).quoted == 1
+    assert rollups.check() == {}
+
+
+def test_the_dashboard_counts_the_leads_posted_since_the_job_ran(
+    client, django_user_model, frozen_today
+):
+    post_lead("new@example.com", at=frozen_today - timedelta(days=1))
+    client.force_login(django_user_model.objects.create_user("boss", is_staff=True))
+    response = client.get("/admin/insights/")
+    assert response.status_code == 200
+    assert [stage["count"] for stage in response.context["stages"]][0] == 1
+    assert Lead.objects.get().tallied
+
+
+def test_a_stale_full_save_after_the_job_does_not_count_the_lead_again(db):
+    lead = post_lead("new@example.com", at=EDGES[3])
+    stale = Lead.objects.get(pk=lead.pk)  # loaded before the job: tallied is False
+    rollups.tally_new_leads()
+    stale.message = "Edited in the admin"
+    stale.save()
+    assert Lead.objects.get(pk=lead.pk).tallied
+    assert rollups.tally_new_leads() == 0
+    assert LeadTally.objects.get(days=7).leads == 1
+    assert rollups.check() == {}
+
+
 def test_the_python_source_is_the_sql_source(lived_in_leads):
     """Saves count a lead's source in Python, the check and the rebuild in SQL."""
     for lead in Lead.objects.annotate(source=queries.LEAD_SOURCE):
@@ -231,6 +310,7 @@ def test_the_query_count_is_the_same_for_twelve_weeks_and_two_years(
     from django.test.utils import CaptureQueriesContext
 
     client.force_login(django_user_model.objects.create_user("boss", is_staff=True))
+    rollups.tally_new_leads()  # the posted leads: the first read would count them
     with CaptureQueriesContext(connection) as short:
         client.get("/admin/insights/", {"start": "2026-09-01", "end": "2026-11-23"})
     with django_assert_num_queries(len(short.captured_queries)):

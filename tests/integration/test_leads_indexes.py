@@ -38,3 +38,11 @@ def test_the_duplicate_check_and_the_overdue_list_are_served_by_their_two_column
         LATEST_DUPLICATE_SQL, ["a" * 64, datetime(2026, 1, 1, tzinfo=UTC)]
     )
     assert "lead_overdue_idx" in plan(Lead.objects.overdue())
+
+
+@pytest.mark.django_db
+def test_the_leads_waiting_for_the_tally_job_are_found_through_their_partial_index():
+    # The job and every dashboard read look for them; with 1,000,000 counted leads and none
+    # waiting, that must not read the table.
+    waiting = Lead.objects.filter(tallied=False).order_by("pk").values("id")[:1000]
+    assert "lead_untallied_idx" in plan(waiting)
