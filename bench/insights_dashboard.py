@@ -55,6 +55,7 @@ def generate_leads(total, progress=True):
         "closed_at": "CASE WHEN g % 10 <= 1 THEN now() - (g % 730) * interval '1 day' "
         "+ (g % 20 + 10) * interval '1 day' END",
         "utm_source": "CASE WHEN g % 7 = 0 THEN 'linkedin' ELSE '' END",
+        "tallied": "true",  # counted by the rebuild that follows
         "referral_code": "CASE WHEN g % 11 = 0 THEN 'REF' || (g % 50) ELSE '' END",
         # The cast types an array of NULLs too (a database without articles).
         "article_id": "(ARRAY[{}]::bigint[])[g % {} + 1]".format(
